@@ -1,0 +1,3 @@
+from snippetgen.cli import main
+
+main()

@@ -1,0 +1,86 @@
+"""Finding recipes: the built-in ``templates/`` plus directories on ``SNIPPETGEN_PATH``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from snippetgen.errors import RecipeDefinitionError, UnknownRecipeError
+from snippetgen.recipe import Recipe, load_recipe
+
+BASE_RECIPE = "train"
+PATH_ENV = "SNIPPETGEN_PATH"
+
+
+def builtin_dir() -> Path:
+    """The built-in recipes: inside the installed package, or the repository's templates/."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "templates"
+    if packaged.is_dir():
+        return packaged
+    return here.parent / "templates"
+
+
+def user_dirs() -> list[Path]:
+    raw = os.environ.get(PATH_ENV, "")
+    return [Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip()]
+
+
+@dataclass
+class Catalog:
+    """Every recipe by name, with the broken ones and the overrides kept for reporting."""
+
+    recipes: dict[str, Recipe] = field(default_factory=dict)
+    broken: list[RecipeDefinitionError] = field(default_factory=list)
+    overridden: dict[str, list[Recipe]] = field(default_factory=dict)
+    base_dir: Path = field(default_factory=builtin_dir)
+
+    def get(self, name: str) -> Recipe:
+        recipe = self.recipes.get(name)
+        if recipe is None:
+            for r in self.recipes.values():
+                if name in r.aliases:
+                    return r
+            raise UnknownRecipeError(name=name, known=self.recipes)
+        return recipe
+
+    def __iter__(self) -> Iterator[Recipe]:
+        return iter(sorted(self.recipes.values(), key=lambda r: (r.kind != "feature", r.name)))
+
+    def __len__(self) -> int:
+        return len(self.recipes)
+
+    def features(self) -> list[Recipe]:
+        return [r for r in self if r.kind == "feature"]
+
+    @property
+    def base(self) -> Recipe:
+        return self.get(BASE_RECIPE)
+
+
+def _scan(root: Path, source: str, catalog: Catalog) -> None:
+    if not root.is_dir():
+        return
+    for folder in sorted(root.iterdir()):
+        if not folder.is_dir() or folder.name.startswith(("_", ".")):
+            continue
+        try:
+            recipe = load_recipe(folder, source=source)
+        except RecipeDefinitionError as exc:
+            catalog.broken.append(exc)
+            continue
+        previous = catalog.recipes.get(recipe.name)
+        if previous is not None:
+            catalog.overridden.setdefault(recipe.name, []).append(previous)
+        catalog.recipes[recipe.name] = recipe
+
+
+def load_catalog(extra: list[Path] | None = None) -> Catalog:
+    """Load built-in recipes, then each user directory in order (later ones override)."""
+    catalog = Catalog()
+    _scan(catalog.base_dir, "built-in", catalog)
+    for directory in [*user_dirs(), *(extra or [])]:
+        _scan(directory, str(directory), catalog)
+    return catalog

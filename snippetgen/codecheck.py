@@ -1,0 +1,81 @@
+"""Checks every render must pass before it is shown: parse, names, black, stability."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import symtable
+
+_BUILTINS = set(dir(builtins)) | {"__file__", "__name__", "__doc__", "__spec__", "__builtins__"}
+
+
+class CodeProblem(ValueError):
+    """Generated code that fails a check; the message says what and where."""
+
+
+def _walk(table: symtable.SymbolTable) -> list[symtable.SymbolTable]:
+    out = [table]
+    for child in table.get_children():
+        out.extend(_walk(child))
+    return out
+
+
+def name_problems(source: str) -> list[str]:
+    """Undefined names and unused imports, found with the compiler's own symbol tables."""
+    top = symtable.symtable(source, "<generated>", "exec")
+    defined = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
+    defined |= {
+        s.get_name() for t in _walk(top) for s in t.get_symbols() if s.is_declared_global()
+    }
+    used_globals: set[str] = set()
+    problems: list[str] = []
+    for table in _walk(top):
+        for sym in table.get_symbols():
+            name = sym.get_name()
+            is_top = table is top
+            refers_global = is_top or sym.is_global()
+            if sym.is_referenced() and refers_global:
+                used_globals.add(name)
+                if name not in defined and name not in _BUILTINS:
+                    problems.append(f"undefined name {name!r}")
+    for sym in top.get_symbols():
+        if sym.is_imported() and sym.get_name() not in used_globals:
+            if sym.get_name() != "annotations":
+                problems.append(f"unused import {sym.get_name()!r}")
+    return sorted(set(problems))
+
+
+def check_source(source: str) -> ast.Module:
+    """Parse and name-check ``source``; raise CodeProblem on the first failure."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise CodeProblem(f"syntax error at line {exc.lineno}: {exc.msg}") from None
+    problems = name_problems(source)
+    if problems:
+        raise CodeProblem("; ".join(problems))
+    return tree
+
+
+def format_source(source: str) -> str:
+    """Format with black and prove the result stable and equivalent."""
+    import black
+
+    mode = black.Mode(target_versions={black.TargetVersion.PY310}, line_length=88)
+    try:
+        formatted = black.format_str(source, mode=mode)
+    except Exception as exc:  # black raises several types for unparsable input
+        raise CodeProblem(f"black could not format it: {exc}") from None
+    if black.format_str(formatted, mode=mode) != formatted:
+        raise CodeProblem("black output is not stable")
+    if ast.dump(ast.parse(formatted)) != ast.dump(ast.parse(source)):
+        raise CodeProblem("black changed the meaning of the code")
+    return formatted
+
+
+def verify(source: str) -> str:
+    """Full check: returns black-formatted source that parses and has clean names."""
+    check_source(source)
+    formatted = format_source(source)
+    check_source(formatted)
+    return formatted

@@ -1,0 +1,49 @@
+"""Writing results: colour decisions, Pygments highlighting, atomic file writes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import TextIO
+
+
+class Color(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+def use_color(choice: Color, stream: TextIO | None = None) -> bool:
+    """Colour only for a terminal (or when forced); NO_COLOR turns 'auto' off."""
+    if choice is Color.always:
+        return True
+    if choice is Color.never or os.environ.get("NO_COLOR"):
+        return False
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def highlight(code: str) -> str:
+    from pygments import highlight as pyg_highlight
+    from pygments.formatters import TerminalFormatter
+    from pygments.lexers import PythonLexer
+
+    return pyg_highlight(code, PythonLexer(), TerminalFormatter())
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write through a temporary file in the same folder, then rename it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,209 @@
+"""Typed parameters: CLI strings in, validated Python values and literals out.
+
+One schema (:class:`snippetgen.recipe.Param`) drives the CLI, ``--help``, validation and
+the generated script's argparse defaults. Values reach generated code only through
+:func:`literal`, which returns ``repr`` of a validated int, float, bool, str or list.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from snippetgen.errors import (
+    MissingValueError,
+    ParamValueError,
+    StrayArgumentError,
+    UnknownParamError,
+)
+from snippetgen.recipe import Param
+
+_INT_RE = re.compile(r"[+-]?[0-9]+")
+_FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+# Sanity limits for parameters that declare no bound of their own.
+INT_LIMIT = 2**31 - 1
+FLOAT_LIMIT = 1e12
+TYPE_WORDS = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "a string",
+    "choice": "a choice",
+    "int_list": "a comma-separated list of integers",
+    "float_list": "a comma-separated list of numbers",
+}
+
+
+def _bad(param: Param, value: object, reason: str) -> ParamValueError:
+    return ParamValueError(param=param.name, value=value, reason=reason)
+
+
+def _check_range(param: Param, number: float, shown: object) -> None:
+    if not math.isfinite(number):
+        raise _bad(param, shown, "it must be a finite number")
+    limit = INT_LIMIT if param.type in ("int", "int_list") else FLOAT_LIMIT
+    lo_ok = param.min is None or (number > param.min if param.min_exclusive else number >= param.min)
+    hi_ok = param.max is None or (number < param.max if param.max_exclusive else number <= param.max)
+    if not (lo_ok and hi_ok):
+        raise _bad(param, shown, f"it must satisfy {param.range_text()}")
+    if abs(number) > limit:
+        raise _bad(param, shown, f"its magnitude must be at most {limit:g}")
+
+
+def _parse_int(param: Param, text: str, shown: object) -> int:
+    text = text.strip()
+    if len(text) > 20 or not _INT_RE.fullmatch(text):
+        raise _bad(param, shown, "it must be an integer")
+    value = int(text)
+    _check_range(param, value, shown)
+    return value
+
+
+def _parse_float(param: Param, text: str, shown: object) -> float:
+    text = text.strip()
+    if len(text) > 40 or not _FLOAT_RE.fullmatch(text):
+        raise _bad(param, shown, "it must be a finite number, like 0.1 or 1e-4")
+    value = float(text)
+    _check_range(param, value, shown)
+    return value
+
+
+def _parse_list(param: Param, text: str, shown: object) -> list[Any]:
+    parts = [p.strip() for p in text.split(",")]
+    if len(text) > 400 or not parts or any(not p for p in parts):
+        raise _bad(param, shown, f"it must be {TYPE_WORDS[param.type]}, like 30,60,90")
+    if param.type == "int_list":
+        return [_parse_int(param, p, shown) for p in parts]
+    return [_parse_float(param, p, shown) for p in parts]
+
+
+def _check_str(param: Param, value: str, shown: object) -> str:
+    if not value.strip():
+        raise _bad(param, shown, "it must not be empty")
+    if len(value) > param.max_length:
+        raise _bad(param, shown, f"it must be at most {param.max_length} characters")
+    if any(not ch.isprintable() for ch in value):
+        raise _bad(param, shown, "it must not contain control characters or newlines")
+    if param.pattern and not re.fullmatch(param.pattern, value):
+        raise _bad(param, shown, f"it must match the pattern {param.pattern}")
+    return value
+
+
+def parse_value(param: Param, text: str) -> Any:
+    """Turn a command-line string into the parameter's typed, range-checked value."""
+    if param.type == "int":
+        return _parse_int(param, text, text)
+    if param.type == "float":
+        return _parse_float(param, text, text)
+    if param.type == "bool":
+        word = text.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+        raise _bad(param, text, "it must be true or false")
+    if param.type == "choice":
+        if text not in param.choices:
+            raise _bad(param, text, f"it must be {param.range_text()}")
+        return text
+    if param.type in ("int_list", "float_list"):
+        return _parse_list(param, text, text)
+    return _check_str(param, text, text)
+
+
+def coerce(param: Param, value: Any) -> Any:
+    """Validate a value given from Python (or a recipe default); strings are parsed."""
+    if isinstance(value, str) and param.type != "str":
+        return parse_value(param, value)
+    ok: bool
+    if param.type == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif param.type == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif param.type == "bool":
+        ok = isinstance(value, bool)
+    elif param.type in ("int_list", "float_list"):
+        ok = isinstance(value, list | tuple) and len(value) > 0
+        if ok:
+            return _parse_list(param, ",".join(str(v) for v in value), value)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise _bad(param, value, f"it must be {TYPE_WORDS[param.type]}")
+    if param.type in ("int", "float"):
+        _check_range(param, value, value)
+    if param.type == "str":
+        _check_str(param, value, value)
+    return value
+
+
+def validate_default(param: Param) -> None:
+    """Raise ValueError when a recipe's declared default would not pass its own checks."""
+    if param.default is None:
+        raise ValueError("no default given")
+    try:
+        coerce(param, param.default)
+    except ParamValueError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def literal(param: Param, value: Any) -> str:
+    """The Python source literal of a validated value (never raw user text)."""
+    value = coerce(param, value)
+    text = repr(list(value) if isinstance(value, list | tuple) else value)
+    return text
+
+
+def resolve(
+    params: Mapping[str, Param], given: Mapping[str, Any], defaults: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Typed values for every parameter: given values over recipe defaults over declared ones."""
+    out: dict[str, Any] = {}
+    for name, param in params.items():
+        if name in given:
+            out[name] = coerce(param, given[name])
+        elif name in defaults:
+            out[name] = coerce(param, defaults[name])
+        else:
+            out[name] = coerce(param, param.default)
+    return out
+
+
+def parse_cli_args(
+    params: Mapping[str, Param], args: list[str], *, recipe: str
+) -> dict[str, Any]:
+    """Parse ``--name value`` and ``--name=value`` pairs; ``--flag``/``--no-flag`` for booleans."""
+    values: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--") or len(token) < 3:
+            raise StrayArgumentError(token=token)
+        name, eq, inline = token[2:].partition("=")
+        negated = False
+        if name not in params and name.startswith("no-") and not eq:
+            base = params.get(name[3:])
+            if base is not None and base.type == "bool":
+                name, negated = name[3:], True
+        param = params.get(name)
+        if param is None:
+            raise UnknownParamError(
+                option=f"--{name}", recipe=recipe, known=[p.option for p in params.values()]
+            )
+        if eq:
+            text = inline
+        elif param.type == "bool" and (i + 1 >= len(args) or args[i + 1].startswith("--")):
+            text = "false" if negated else "true"
+        elif i + 1 >= len(args):
+            raise MissingValueError(param=name)
+        else:
+            i += 1
+            text = args[i]
+        values[name] = parse_value(param, text)
+        i += 1
+    return values

@@ -1,0 +1,231 @@
+"""Rendering: compose recipes, fill the training-script skeleton, check, format.
+
+A *snippet* renders its own ``snippet.py.j2``. A *feature* renders the base recipe's
+skeleton (``train/feature.py.j2``) with every selected feature's macros filling the
+skeleton's named slots. Features are applied in their declared ``order``, so the
+output does not depend on the order of ``--with`` options.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError, UndefinedError
+
+from snippetgen import paramcode
+from snippetgen.catalog import BASE_RECIPE, Catalog, load_catalog
+from snippetgen.codecheck import CodeProblem, verify
+from snippetgen.errors import CompositionError, ConflictError, RecipeBug, UnknownParamError
+from snippetgen.params import coerce
+from snippetgen.recipe import Param, Recipe
+from snippetgen.slots import SLOTS
+from snippetgen.template_env import Code, indent_code, make_env
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """What to render: a recipe, parameter values (typed or strings) and extra features."""
+
+    recipe: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    with_: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A resolved request: the recipes in application order and every parameter's value."""
+
+    target: Recipe
+    recipes: tuple[Recipe, ...]
+    params: dict[str, Param]
+    values: dict[str, Any]
+    owners: dict[str, str]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.recipes)
+
+    def command(self, given: Mapping[str, Any], with_: Sequence[str]) -> str:
+        words = ["snippetgen", "render", self.target.name]
+        for name in with_:
+            words += ["--with", name]
+        for name, value in given.items():
+            param = self.params[name]
+            words += [param.option, paramcode.cli_text(param, coerce(param, value))]
+        return " ".join(shlex.quote(w) for w in words)
+
+
+def plan(request: RenderRequest, catalog: Catalog) -> Plan:
+    """Resolve the request: recipes, conflicts, parameters. Raises UserError subclasses."""
+    target = catalog.get(request.recipe)
+    if target.kind == "snippet":
+        if request.with_:
+            raise CompositionError(
+                f"Recipe {target.name!r} is a standalone snippet; --with only combines features."
+            )
+        recipes: list[Recipe] = [target]
+    else:
+        chosen: dict[str, Recipe] = {BASE_RECIPE: catalog.base, target.name: target}
+        for name in request.with_:
+            extra = catalog.get(name)
+            if extra.kind != "feature":
+                raise CompositionError(
+                    f"Recipe {extra.name!r} is a standalone snippet and cannot be added with --with."
+                )
+            chosen[extra.name] = extra
+        recipes = sorted(chosen.values(), key=lambda r: (r.name != BASE_RECIPE, r.order, r.name))
+        _check_conflicts(recipes)
+    params: dict[str, Param] = {}
+    owners: dict[str, str] = {}
+    defaults: dict[str, Any] = {}
+    for recipe in recipes:
+        for param in recipe.params:
+            if param.name in params:
+                raise RecipeBug(
+                    recipe=recipe.name,
+                    problem=f"parameter {param.option} is also declared by {owners[param.name]!r}",
+                )
+            params[param.name] = param
+            owners[param.name] = recipe.name
+    for recipe in recipes:
+        defaults.update({k: v for k, v in recipe.defaults.items() if k in params})
+    for name in request.params:
+        if name not in params:
+            raise UnknownParamError(
+                option=f"--{name}", recipe=target.name, known=[p.option for p in params.values()]
+            )
+    values: dict[str, Any] = {}
+    for name, param in params.items():
+        if name in request.params:
+            values[name] = coerce(param, request.params[name])
+        else:
+            values[name] = coerce(param, defaults.get(name, param.default))
+    return Plan(target, tuple(recipes), params, values, owners)
+
+
+def _check_conflicts(recipes: Sequence[Recipe]) -> None:
+    names = {r.name for r in recipes}
+    for recipe in recipes:
+        for conflict in recipe.conflicts:
+            if conflict.recipe in names:
+                raise ConflictError(first=recipe.name, second=conflict.recipe, why=conflict.why)
+
+
+class _Slots:
+    """Calls the features' macros for a named slot and joins what they return."""
+
+    def __init__(self, modules: list[tuple[str, Any]]) -> None:
+        self.modules = modules
+        for recipe, module in modules:
+            for attr in dir(module):
+                if not attr.startswith("_") and attr not in SLOTS and callable(getattr(module, attr)):
+                    raise ValueError(f"{recipe}: macro {attr!r} is not a known slot")
+
+    def providers(self, name: str) -> list[tuple[str, Any]]:
+        if name not in SLOTS:
+            raise ValueError(f"unknown slot {name!r}")
+        return [(r, getattr(m, name)) for r, m in self.modules if hasattr(m, name)]
+
+    def provides(self, name: str) -> bool:
+        return bool(self.providers(name))
+
+    def slot(self, name: str, width: int = 0) -> Code:
+        found = self.providers(name)
+        if SLOTS[name] == "single" and len(found) > 1:
+            owners = ", ".join(r for r, _ in found)
+            raise ValueError(f"slot {name!r} is filled by several recipes ({owners})")
+        parts = [indent_code(str(macro()), 0) for _, macro in found]
+        if name == "imports":  # two features may need the same import
+            lines = [ln for part in parts for ln in part.splitlines()]
+            parts = list(dict.fromkeys(ln for ln in lines if ln.strip()))
+        return indent_code("\n".join(p for p in parts if p), width)
+
+
+def _context(plan_: Plan) -> dict[str, Any]:
+    values = {plan_.params[n].dest: v for n, v in plan_.values.items()}
+    return {
+        "p": values,
+        "features": list(plan_.names),
+        "has": lambda name: name in plan_.names,
+        "feature_list": Code(", ".join(plan_.names)),
+    }
+
+
+def render_source(plan_: Plan, header: str) -> str:
+    """Run Jinja for a plan; returns unformatted source. Raises RecipeBug on template errors."""
+    folders = {r.name: r.path for r in plan_.recipes}
+    env = make_env(folders)
+    context = _context(plan_)
+    target = plan_.target
+    current = target.name
+    try:
+        if target.kind == "snippet":
+            body = env.get_template(f"{target.name}/snippet.py.j2").render(context)
+        else:
+            modules = []
+            for recipe in plan_.recipes:
+                current = recipe.name
+                if recipe.name == BASE_RECIPE:
+                    continue
+                template = env.get_template(f"{recipe.name}/feature.py.j2")
+                modules.append((recipe.name, template.make_module(context)))
+            slots = _Slots(modules)
+            current = BASE_RECIPE
+            base_params = [plan_.params[n] for n in plan_.params]
+            context |= {
+                "slot": slots.slot,
+                "provides": slots.provides,
+                "arguments": lambda width: indent_code(
+                    paramcode.argparse_lines(base_params, plan_.values), width
+                ),
+                "checks": lambda width: indent_code(paramcode.check_lines(base_params), width),
+                "list_parsers": paramcode.list_types_used(base_params),
+            }
+            body = env.get_template(f"{BASE_RECIPE}/feature.py.j2").render(context)
+    except TemplateSyntaxError as exc:
+        raise RecipeBug(
+            recipe=current, problem=f"template syntax error in {exc.name} line {exc.lineno}: {exc.message}"
+        ) from None
+    except (TemplateError, SecurityError, UndefinedError, ValueError, TypeError) as exc:
+        where = _template_line(exc)
+        raise RecipeBug(recipe=current, problem=f"template error{where}: {exc}") from None
+    return header + body
+
+
+def _template_line(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    found = ""
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith(".j2"):
+            found = f" in {name} line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
+def make_header(plan_: Plan, command: str) -> str:
+    from snippetgen import __version__
+
+    lines = [f"# Generated by snippetgen {__version__}: {command}"]
+    requires = sorted({req for r in plan_.recipes for req in r.requires})
+    if requires:
+        lines.append(f"# Requires: {', '.join(requires)} (beyond the standard library and torch)")
+    return "\n".join(lines) + "\n"
+
+
+def render(
+    request: RenderRequest, catalog: Catalog | None = None, *, command: str | None = None
+) -> str:
+    """Render a request into checked, black-formatted Python source."""
+    catalog = catalog or load_catalog()
+    plan_ = plan(request, catalog)
+    header = make_header(plan_, command or plan_.command(request.params, request.with_))
+    source = render_source(plan_, header)
+    try:
+        return verify(source)
+    except CodeProblem as exc:
+        raise RecipeBug(recipe=plan_.target.name, problem=str(exc)) from None
