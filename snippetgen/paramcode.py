@@ -48,14 +48,14 @@ def argparse_lines(params: Iterable[Param], values: Mapping[str, Any]) -> str:
 
 
 def _condition(param: Param, var: str) -> str | None:
-    parts = []
-    if param.min is not None:
-        parts.append(f"{param.min!r} {'<' if param.min_exclusive else '<='} {var}")
-    if param.max is not None:
-        parts.append(f"{var} {'<' if param.max_exclusive else '<='} {param.max!r}")
-    if not parts:
+    if param.min is None and param.max is None:
         return None
-    return " and ".join(parts)
+    text = var
+    if param.min is not None:
+        text = f"{param.min!r} {'<' if param.min_exclusive else '<='} {text}"
+    if param.max is not None:
+        text = f"{text} {'<' if param.max_exclusive else '<='} {param.max!r}"
+    return text
 
 
 def check_lines(params: Iterable[Param]) -> str:
