@@ -141,7 +141,7 @@ class _Slots:
         parts = [indent_code(str(macro()), 0) for _, macro in found]
         if name == "imports":  # two features may need the same import
             lines = [ln for part in parts for ln in part.splitlines()]
-            parts = list(dict.fromkeys(ln for ln in lines if ln.strip()))
+            parts = [Code(ln) for ln in dict.fromkeys(ln for ln in lines if ln.strip())]
         return indent_code("\n".join(p for p in parts if p), width)
 
 
