@@ -119,7 +119,8 @@ def show(
     from snippetgen.cheatsheet import cheatsheet
 
     catalog = _catalog()
-    typer.echo(cheatsheet(catalog.get(recipe), catalog, color=use_color(color)), nl=False)
+    # not typer.echo: it strips colour codes whenever stdout is not a terminal (--color always)
+    _emit(cheatsheet(catalog.get(recipe), catalog, color=use_color(color)), color)
 
 
 def _render_help(recipe_name: str) -> str:
@@ -135,7 +136,9 @@ def _render_help(recipe_name: str) -> str:
         "",
         f"  {recipe.title}: {recipe.summary}",
         "",
-        "Parameters (become the generated script's argparse defaults):",
+        "Parameters (become the generated script's argparse defaults):"
+        if recipe.kind == "feature"
+        else "Parameters (become constants of the generated script):",
     ]
     for name, param in resolved.params.items():
         from snippetgen.paramcode import cli_text
@@ -189,12 +192,17 @@ def render(
         raise OverwriteError(path=str(output))
     if output is not None and not output.parent.is_dir():
         raise UserError(f"Cannot write {output}: folder {output.parent} does not exist.")
+    if output is not None and output.is_dir():
+        raise UserError(f"Cannot write {output}: it is a folder; give a file name.")
     command = base.command(values, with_ or [])
     code = run_render(RenderRequest(recipe, values, with_ or []), catalog, command=command)
     if output is None:
         _emit(code, color, code=True)
         return
-    atomic_write(output, code)
+    try:
+        atomic_write(output, code)
+    except OSError as exc:
+        raise UserError(f"Cannot write {output}: {exc.strerror or exc}.") from None
     err(f"wrote {output}")
 
 

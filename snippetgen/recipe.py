@@ -13,6 +13,12 @@ from snippetgen.errors import RecipeDefinitionError
 
 KINDS = ("feature", "snippet")
 PARAM_TYPES = ("int", "float", "bool", "str", "choice", "int_list", "float_list")
+# Options of `snippetgen render` itself, and flags every training script already has.
+RESERVED_NAMES = frozenset({"with", "output", "force", "color", "help"})
+SCRIPT_FLAGS = frozenset(
+    {"device", "num-workers", "output-dir", "overwrite", "pretrained", "max-batches",
+     "channels-last", "compile", "resume"}
+)
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 _PARAM_KEYS = {
@@ -188,6 +194,8 @@ def _load_param(path: Path, raw: Any) -> Param:
     name = raw.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise _fail(path, f"parameter name {name!r} must be kebab-case, like 'warmup-epochs'")
+    if name in RESERVED_NAMES:
+        raise _fail(path, f"parameter name {name!r} is taken by snippetgen's own render options")
     ptype = raw.get("type")
     if ptype not in PARAM_TYPES:
         raise _fail(path, f"parameter {name!r} has type {ptype!r}; use one of {', '.join(PARAM_TYPES)}")
@@ -249,6 +257,9 @@ def load_recipe(folder: Path, *, source: str = "built-in") -> Recipe:
         raise _fail(meta, "'params' must be an array of tables ([[params]])")
     params = tuple(_load_param(meta, raw) for raw in params_raw)
     names = [p.name for p in params]
+    if kind == "feature" and SCRIPT_FLAGS & set(names):
+        taken = ", ".join(sorted(SCRIPT_FLAGS & set(names)))
+        raise _fail(meta, f"parameter name(s) {taken} clash with the training script's own flags")
     if len(names) != len(set(names)):
         raise _fail(meta, "parameter names repeat")
     docs = data.get("docs", {})
