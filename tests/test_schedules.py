@@ -1,0 +1,341 @@
+"""warmup and lr-schedule: the LR each epoch trains at is the schedule's, stepped where it must be.
+
+Every check runs the generated script on tiny data and compares the learning rates it logs
+(metrics.jsonl `lr`: the LR in effect during each epoch) with a closed-form formula and with
+the torch scheduler's own sequence, built here on a dummy optimizer and stepped the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+import torch
+from torch.optim import lr_scheduler
+
+from conftest import load_module, read_metrics, run_script, write_script
+from snippetgen import load_catalog
+from snippetgen.errors import ConflictError
+from snippetgen.render import RenderRequest, render
+
+# 64 samples in batches of 16, capped at 3 batches: 3 optimizer steps per epoch
+FAST = ["--train-size", "64", "--val-size", "32", "--batch-size", "16", "--max-batches", "3"]
+STEPS = 3
+LR = 0.05
+
+
+def dummy_optimizer(lr: float = LR) -> torch.optim.Optimizer:
+    """An optimizer over one parameter: schedulers only look at its param_groups."""
+    return torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr, momentum=0.9)
+
+
+def train(mod, out, *extra: str) -> tuple[list[dict], list[warnings.WarningMessage]]:
+    """Run main() in-process; returns the metrics and every warning raised meanwhile."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = mod.main(["--output-dir", str(out), *FAST, *extra])
+    assert read_metrics(out) == history
+    return history, list(caught)
+
+
+def scheduler_warnings(caught) -> list[str]:
+    """Messages about scheduler misuse (e.g. step() before optimizer.step(), deprecations)."""
+    return [str(w.message) for w in caught if "lr_scheduler" in w.filename or "scheduler" in str(w.message)]
+
+
+def capture_scheduler(mod) -> list:
+    """Wrap the generated build_scheduler to keep the scheduler it builds."""
+    built = []
+    original = mod.build_scheduler
+
+    def build_scheduler(optimizer, args, steps_per_epoch=1):
+        scheduler = original(optimizer, args, steps_per_epoch)
+        built.append((scheduler, steps_per_epoch))
+        return scheduler
+
+    mod.build_scheduler = build_scheduler
+    return built
+
+
+# --- warmup ---------------------------------------------------------------------------------
+
+
+def warmup_closed_form(epoch, *, lr, factor, warmup, epochs, min_lr):
+    if epoch < warmup:
+        return lr * (factor + (1 - factor) * epoch / warmup)
+    return min_lr + (lr - min_lr) * (1 + math.cos(math.pi * (epoch - warmup) / (epochs - warmup))) / 2
+
+
+def test_warmup_logged_lr_is_linear_warmup_then_cosine(tmp_path):
+    epochs, warmup, factor, min_lr = 8, 3, 0.2, 0.004
+    params = {"epochs": epochs, "warmup-epochs": warmup, "warmup-start-factor": factor,
+              "min-lr": min_lr}
+    mod = load_module(write_script(tmp_path, "warmup", params))
+    built = capture_scheduler(mod)
+    history, caught = train(mod, tmp_path / "run")
+    logged = [row["lr"] for row in history]
+
+    expected = [
+        warmup_closed_form(e, lr=LR, factor=factor, warmup=warmup, epochs=epochs, min_lr=min_lr)
+        for e in range(epochs)
+    ]
+    assert logged == pytest.approx(expected, rel=1e-12)
+
+    # torch's own sequence: the same schedulers on a dummy optimizer, stepped once per epoch
+    optimizer = dummy_optimizer()
+    reference = lr_scheduler.SequentialLR(
+        optimizer,
+        [
+            lr_scheduler.LinearLR(optimizer, start_factor=factor, end_factor=1.0, total_iters=warmup),
+            lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs - warmup, eta_min=min_lr),
+        ],
+        milestones=[warmup],
+    )
+    sequence = []
+    for _ in range(epochs):
+        sequence.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        reference.step()
+    assert logged == sequence
+
+    # the seed's traps: epoch 0 trains at a real LR, and the LR never exceeds the base LR
+    assert logged[0] == pytest.approx(LR * factor) and logged[0] > 0
+    assert logged[warmup] == pytest.approx(LR) and max(logged) <= LR * (1 + 1e-12)
+    assert all(a > b for a, b in zip(logged[warmup:-1], logged[warmup + 1 :], strict=True))
+    assert logged[-1] > min_lr
+    # stepped once per epoch, after the optimizer: no "step() before optimizer.step()" warning
+    assert scheduler_warnings(caught) == []
+    scheduler, steps_per_epoch = built[0]
+    assert isinstance(scheduler, lr_scheduler.SequentialLR) and scheduler.last_epoch == epochs
+    assert steps_per_epoch == STEPS
+
+
+def test_warmup_defaults_fit_the_default_epochs_and_a_too_long_warmup_warns(tmp_path, capsys):
+    mod = load_module(write_script(tmp_path, "warmup"))
+    args = mod.parse_args([])
+    assert (args.epochs, args.warmup_epochs, args.warmup_start_factor, args.min_lr) == (5, 2, 0.1, 0.0)
+    assert capsys.readouterr().err == ""
+    # a quick trial shorter than the warmup runs (the first epochs of the ramp), with a warning
+    args = mod.parse_args(["--epochs", "2", "--warmup-epochs", "4"])
+    assert "the whole run is warmup" in capsys.readouterr().err
+    optimizer = dummy_optimizer()
+    scheduler = mod.build_scheduler(optimizer, args, STEPS)
+    lrs = []
+    for _ in range(args.epochs):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs == pytest.approx([LR * 0.1, LR * (0.1 + 0.9 / 4)])
+    # out-of-range values are refused by the script's own checks
+    for bad in (["--warmup-start-factor", "0"], ["--warmup-start-factor", "1.5"],
+                ["--warmup-epochs", "0"], ["--min-lr", "-1"]):
+        with pytest.raises(SystemExit) as info:
+            mod.parse_args(bad)
+        assert info.value.code == 2
+
+
+def test_warmup_and_lr_schedule_are_declared_conflicting():
+    with pytest.raises(ConflictError) as info:
+        render(RenderRequest("warmup", with_=["lr-schedule"]))
+    assert "scheduler" in str(info.value)
+
+
+def test_warmup_script_runs_as_a_program(tmp_path):
+    script = write_script(tmp_path, "warmup", {"epochs": 3, "warmup-epochs": 1})
+    proc = run_script(script, "--output-dir", "out", *FAST)
+    assert "Warning" not in proc.stderr and "Traceback" not in proc.stderr
+    lrs = [row["lr"] for row in read_metrics(tmp_path / "out")]
+    assert lrs == pytest.approx([LR * 0.1, LR, LR / 2])  # 1 warmup epoch, then cosine over 2
+
+
+# --- lr-schedule ----------------------------------------------------------------------------
+
+EPOCHS = 6
+# per kind: the script's options, and the same scheduler built with torch directly
+KINDS = {
+    "step": (
+        ["--step-size", "2", "--gamma", "0.5"],
+        lambda opt, spe: lr_scheduler.StepLR(opt, step_size=2, gamma=0.5),
+    ),
+    "multistep": (
+        ["--milestones", "2,5", "--gamma", "0.5"],
+        lambda opt, spe: lr_scheduler.MultiStepLR(opt, milestones=[2, 5], gamma=0.5),
+    ),
+    "exponential": (
+        ["--exp-gamma", "0.8"],
+        lambda opt, spe: lr_scheduler.ExponentialLR(opt, gamma=0.8),
+    ),
+    "cosine": (
+        ["--min-lr", "0.001"],
+        lambda opt, spe: lr_scheduler.CosineAnnealingLR(opt, T_max=EPOCHS, eta_min=0.001),
+    ),
+    "cosine-restarts": (
+        ["--t0", "2", "--t-mult", "2", "--min-lr", "0.001"],
+        lambda opt, spe: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2, eta_min=0.001),
+    ),
+    "onecycle": (
+        ["--max-lr", "0.2"],
+        lambda opt, spe: lr_scheduler.OneCycleLR(opt, max_lr=0.2, total_steps=EPOCHS * spe),
+    ),
+    "cyclic": (
+        ["--base-lr", "0.01", "--max-lr", "0.1", "--cycle-epochs", "1"],
+        lambda opt, spe: lr_scheduler.CyclicLR(
+            opt, base_lr=0.01, max_lr=0.1, step_size_up=spe, cycle_momentum=False
+        ),
+    ),
+    "plateau": (
+        # a tiny LR: val_loss barely moves, so the plateau rule fires during the run
+        ["--lr", "1e-6", "--plateau-patience", "0", "--plateau-factor", "0.5"],
+        lambda opt, spe: lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=0),
+    ),
+    "chained": (
+        ["--exp-gamma", "0.9", "--step-size", "2", "--gamma", "0.5"],
+        lambda opt, spe: lr_scheduler.ChainedScheduler(
+            [lr_scheduler.ExponentialLR(opt, gamma=0.9), lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)]
+        ),
+    ),
+}
+PER_STEP = {"onecycle", "cyclic"}
+
+
+def closed_form(kind: str, epoch: int, lr: float) -> float | None:
+    """The LR of epoch `epoch` (0-based) for the KINDS options; None where torch is the reference."""
+    if kind == "step":
+        return lr * 0.5 ** (epoch // 2)
+    if kind == "multistep":
+        return lr * 0.5 ** sum(epoch >= m for m in (2, 5))
+    if kind == "exponential":
+        return lr * 0.8**epoch
+    if kind == "cosine":
+        return 0.001 + (lr - 0.001) * (1 + math.cos(math.pi * epoch / EPOCHS)) / 2
+    if kind == "cosine-restarts":  # cycles of 2, 4, 8 epochs
+        start, length = 0, 2
+        while epoch >= start + length:
+            start, length = start + length, length * 2
+        return 0.001 + (lr - 0.001) * (1 + math.cos(math.pi * (epoch - start) / length)) / 2
+    if kind == "cyclic":  # triangle: one epoch (STEPS optimizer steps) up, one down
+        position = (epoch * STEPS) % (2 * STEPS) / STEPS
+        return 0.01 + (0.1 - 0.01) * (1 - abs(position - 1))
+    if kind == "chained":
+        return lr * 0.9**epoch * 0.5 ** (epoch // 2)
+    return None
+
+
+@pytest.fixture(scope="module")
+def lr_script(tmp_path_factory):
+    """One rendered lr-schedule script: --kind is its own option, so it runs every kind."""
+    folder = tmp_path_factory.mktemp("lr-schedule")
+    with pytest.MonkeyPatch.context() as patch:  # renders never touch the user's cache
+        patch.setenv("XDG_CACHE_HOME", str(folder / "cache"))
+        return write_script(folder, "lr-schedule", {"epochs": EPOCHS})
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_every_kind_logs_the_torch_schedulers_own_sequence(tmp_path, lr_script, kind):
+    options, build = KINDS[kind]
+    mod = load_module(lr_script)
+    built = capture_scheduler(mod)
+    history, caught = train(mod, tmp_path / "run", "--kind", kind, *options)
+    logged = [row["lr"] for row in history]
+    args = mod.parse_args(["--kind", kind, *options])
+    scheduler, steps_per_epoch = built[0]
+    assert steps_per_epoch == STEPS
+
+    # torch's own sequence: stepped per optimizer step, per epoch, or with the val_loss
+    optimizer = dummy_optimizer(args.lr)
+    reference = build(optimizer, steps_per_epoch)
+    assert type(scheduler) is type(reference)
+    sequence = []
+    for epoch in range(EPOCHS):
+        sequence.append(optimizer.param_groups[0]["lr"])
+        for _ in range(steps_per_epoch):
+            optimizer.step()
+            if kind in PER_STEP:
+                reference.step()
+        if kind == "plateau":
+            reference.step(history[epoch]["val_loss"])
+        elif kind not in PER_STEP:
+            reference.step()
+    assert logged == sequence
+
+    expected = [closed_form(kind, e, args.lr) for e in range(EPOCHS)]
+    if expected[0] is not None:
+        assert logged == pytest.approx(expected, rel=1e-9)
+    assert len(set(logged)) > 1, "the schedule changed the LR during the run"
+    # how often the script stepped it: per optimizer step or once per epoch, never both
+    if kind in PER_STEP:
+        assert scheduler.last_epoch == EPOCHS * STEPS
+    elif kind == "chained":  # each chained scheduler stepped once per epoch
+        assert [s.last_epoch for s in scheduler._schedulers] == [EPOCHS, EPOCHS]
+    elif kind != "plateau":
+        assert scheduler.last_epoch == EPOCHS
+    assert scheduler_warnings(caught) == []
+
+
+def test_multistep_50_70_decays_at_epoch_50_not_51(tmp_path, lr_script):
+    mod = load_module(lr_script)
+    args = mod.parse_args(["--kind", "multistep", "--milestones", "50,70", "--lr", "0.1",
+                           "--epochs", "80"])
+    optimizer = dummy_optimizer(args.lr)
+    scheduler = mod.build_scheduler(optimizer, args, 1)
+    lrs = []
+    for _ in range(80):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[0] == lrs[49] == 0.1
+    assert lrs[50] == pytest.approx(0.01) and lrs[69] == pytest.approx(0.01)
+    assert lrs[70] == pytest.approx(0.001) and lrs[79] == pytest.approx(0.001)
+    # StepLR(step_size=30): the first decay is epoch 30, not the seed's late epoch 31
+    args = mod.parse_args(["--kind", "step", "--step-size", "30", "--lr", "0.1"])
+    optimizer = dummy_optimizer(args.lr)
+    scheduler = mod.build_scheduler(optimizer, args, 1)
+    lrs = []
+    for _ in range(31):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[29] == 0.1 and lrs[30] == pytest.approx(0.01)
+
+
+def test_lr_schedule_options_and_checks(tmp_path, lr_script, capsys):
+    mod = load_module(lr_script)
+    args = mod.parse_args([])
+    assert args.kind == "cosine" and args.milestones == [30, 60] and args.epochs == EPOCHS
+    with pytest.raises(SystemExit):
+        mod.parse_args(["--help"])
+    help_text = capsys.readouterr().out
+    for option in ("--kind", "--plateau-patience", "--plateau-factor", "--max-lr", "--base-lr",
+                   "--t0", "--t-mult", "--milestones"):
+        assert option in help_text
+    assert "--patience " not in help_text  # early-stopping's name stays free
+    for bad in (["--kind", "linear"], ["--gamma", "1"], ["--milestones", "30,x"],
+                ["--kind", "cyclic", "--base-lr", "0.2", "--max-lr", "0.1"], ["--t-mult", "0"]):
+        with pytest.raises(SystemExit) as info:
+            mod.parse_args(bad)
+        assert info.value.code == 2
+    assert "--base-lr (0.2) must be less than --max-lr (0.1)" in capsys.readouterr().err
+
+
+def test_onecycle_counts_optimizer_steps_under_grad_accumulation(tmp_path):
+    if "grad-accumulation" not in load_catalog().recipes:
+        pytest.skip("the grad-accumulation recipe is not in this catalog")
+    script = write_script(tmp_path, "lr-schedule", {"epochs": 3, "kind": "onecycle"},
+                          with_=("grad-accumulation",))
+    mod = load_module(script)
+    built = capture_scheduler(mod)
+    history, caught = train(mod, tmp_path / "run", "--accum-steps", "2")
+    scheduler, steps_per_epoch = built[0]
+    assert steps_per_epoch == 2  # 3 micro-batches per epoch in groups of 2: 2 optimizer steps
+    assert scheduler.last_epoch == scheduler.total_steps == 3 * 2
+    optimizer = dummy_optimizer()
+    reference = lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=6)
+    sequence = []
+    for _ in range(3):
+        sequence.append(optimizer.param_groups[0]["lr"])
+        for _ in range(2):
+            optimizer.step()
+            reference.step()
+    assert [row["lr"] for row in history] == sequence
+    assert scheduler_warnings(caught) == []
