@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,8 @@ class Catalog:
     recipes: dict[str, Recipe] = field(default_factory=dict)
     broken: list[RecipeDefinitionError] = field(default_factory=list)
     overridden: dict[str, list[Recipe]] = field(default_factory=dict)
+    # broken user recipes by name: each hides any earlier recipe of that name
+    shadowed: dict[str, RecipeDefinitionError] = field(default_factory=dict)
     base_dir: Path = field(default_factory=builtin_dir)
 
     def get(self, name: str) -> Recipe:
@@ -43,6 +46,8 @@ class Catalog:
             for r in self.recipes.values():
                 if name in r.aliases:
                     return r
+            if name in self.shadowed:
+                raise self.shadowed[name]
             raise UnknownRecipeError(name=name, known=self.recipes)
         return recipe
 
@@ -60,6 +65,15 @@ class Catalog:
         return self.get(BASE_RECIPE)
 
 
+def _intended_name(folder: Path) -> str:
+    """The name a broken recipe was meant to have: its recipe.toml's, else the folder's."""
+    try:
+        name = tomllib.loads((folder / "recipe.toml").read_text(encoding="utf-8")).get("name")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        name = None
+    return name if isinstance(name, str) and name else folder.name
+
+
 def _scan(root: Path, source: str, catalog: Catalog) -> None:
     if not root.is_dir():
         return
@@ -68,9 +82,18 @@ def _scan(root: Path, source: str, catalog: Catalog) -> None:
             continue
         try:
             recipe = load_recipe(folder, source=source)
+            if source != "built-in":
+                from snippetgen.userrecipes import check_user_recipe
+
+                check_user_recipe(recipe)
         except RecipeDefinitionError as exc:
             catalog.broken.append(exc)
+            if source != "built-in":  # it hides the recipe it would override: never a silent fallback
+                name = _intended_name(folder)
+                catalog.recipes.pop(name, None)
+                catalog.shadowed[name] = exc
             continue
+        catalog.shadowed.pop(recipe.name, None)
         previous = catalog.recipes.get(recipe.name)
         if previous is not None:
             catalog.overridden.setdefault(recipe.name, []).append(previous)

@@ -1,65 +1,252 @@
-"""The text of ``snippetgen show``: a cheat sheet for one recipe."""
+"""The text of ``snippetgen show``: a cheat sheet for one recipe.
+
+What it does and when to use it, its parameters (defaults and ranges), the pitfalls of the
+usual copies, related recipes, requirements and conflicts, a learning-rate curve for the
+schedule recipes, and the essential code: a feature's own slot code (the macros its
+``essential`` key lists), or a snippet's own functions, as plain code for the given
+parameter values. No Jinja, black or torch is imported; Pygments only with colour on.
+"""
 
 from __future__ import annotations
 
+import ast
 import textwrap
+from collections.abc import Mapping
+from typing import Any
 
-from snippetgen.catalog import Catalog
+from snippetgen.catalog import BASE_RECIPE, Catalog
 from snippetgen.paramcode import cli_text
 from snippetgen.recipe import Recipe
+from snippetgen.template_text import expand, macros
+
+WIDTH = 88
+LR_CURVE_RECIPES = ("warmup", "lr-schedule")
+
+# Where each slot's code goes in the training script (a comment above it in `show`).
+SLOT_PLACES = {
+    "imports": "imports",
+    "helpers": "module level",
+    "arguments": "parse_args(): extra command-line options",
+    "validate": "parse_args(): checks on the options",
+    "seed": "seed_everything()",
+    "model": "build_model(), after the model is built",
+    "criterion_setup": "build_criterion(), before the loss is built",
+    "criterion_kwargs": "build_criterion(): arguments of nn.CrossEntropyLoss",
+    "param_groups": "build_optimizer(): the parameter groups",
+    "scheduler": "build_scheduler()",
+    "loader_kwargs": "make_loader(): DataLoader arguments",
+    "setup": "main(), before training",
+    "resume": "main(), before the first epoch",
+    "train_mode": "each epoch, after model.train()",
+    "batch": "each batch, before the forward pass",
+    "autocast": "around the forward pass",
+    "loss": "each batch, after the loss",
+    "objective": "each batch, terms added to the loss before backward",
+    "backward": "each batch: the backward pass",
+    "step_condition": "whether this batch ends an optimizer step",
+    "before_step": "each step, before optimizer.step()",
+    "optimizer_step": "the optimizer step",
+    "after_step": "each step, after optimizer.step()",
+    "epoch_stats": "end of epoch: training statistics",
+    "record": "end of epoch: the metrics record",
+    "scheduler_step": "end of epoch: the scheduler step",
+    "epoch_end": "end of epoch, after metrics are written",
+    "finish": "after the last epoch",
+    "eval_setup": "evaluate(), before the loop",
+    "eval_batch": "evaluate(), each batch",
+    "eval_result": "evaluate(): the result",
+}
 
 
-def _wrap(text: str, indent: str = "  ") -> str:
-    return textwrap.fill(text, width=88, initial_indent=indent, subsequent_indent=indent)
+# Slots that hold an expression: shown in the statement the training script puts it in.
+EXPRESSION_SLOTS = {
+    "autocast": "with {code}:\n    ...  # the forward pass and the loss",
+    "step_condition": "if {code}:\n    ...  # the optimizer step",
+}
 
 
-def essential_code(recipe: Recipe) -> str:
-    """The recipe's own lines: its template, without Jinja tags."""
-    name = "feature.py.j2" if recipe.kind == "feature" else "snippet.py.j2"
-    path = recipe.path / name
-    if recipe.name == "train" or not path.is_file():
-        return ""
-    lines = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        stripped = line.strip()
-        if stripped.startswith(("{%", "{#")):
+def _wrap(text: str, indent: str = "  ", subsequent: str | None = None) -> str:
+    return textwrap.fill(
+        " ".join(text.split()), width=WIDTH, initial_indent=indent,
+        subsequent_indent=indent if subsequent is None else subsequent,
+    )
+
+
+def _hanging(head: str, text: str) -> str:
+    """`head` then `text`, wrapped so that continuation lines start under the text."""
+    return textwrap.fill(
+        " ".join(text.split()), width=max(WIDTH, len(head) + 40), initial_indent=head,
+        subsequent_indent=" " * len(head),
+    )
+
+
+def _template_name(recipe: Recipe) -> str:
+    return "feature.py.j2" if recipe.kind == "feature" else "snippet.py.j2"
+
+
+def _python_values(recipe: Recipe, values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Parameter values by Python name (``warmup_epochs``), as templates see them in ``p``."""
+    out = {p.dest: p.default for p in recipe.params}
+    for name, value in (values or {}).items():
+        out[name.replace("-", "_")] = value
+    return out
+
+
+def _feature_code(recipe: Recipe, text: str, values: dict[str, Any]) -> str:
+    found = {m.name: m for m in macros(text)}
+    wanted = list(recipe.essential) or [name for name in found if name != "imports"]
+    blocks = []
+    features = [BASE_RECIPE, recipe.name]
+    for name in wanted:
+        macro = found.get(name)
+        if macro is None:
             continue
-        lines.append(line)
-    return textwrap.dedent("\n".join(lines)).strip("\n")
+        code = textwrap.dedent(expand(macro.body, values, features)).strip("\n")
+        if not code.strip():
+            continue
+        place = SLOT_PLACES.get(name, name)
+        if name in EXPRESSION_SLOTS:
+            code = EXPRESSION_SLOTS[name].format(code=code.strip())
+        blocks.append(f"# [{name}] {place}\n{code}")
+    return "\n\n".join(blocks)
 
 
-def cheatsheet(recipe: Recipe, catalog: Catalog, *, color: bool = False) -> str:
+def _snippet_code(recipe: Recipe, text: str, values: dict[str, Any]) -> str:
+    source = expand(text, values)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ""
+    lines = source.splitlines()
+    defs = [
+        node for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    ]
+    if recipe.essential:
+        chosen = [node for name in recipe.essential for node in defs if node.name == name]
+    else:
+        chosen = [node for node in defs if node.name != "main"] or defs
+    blocks = []
+    for node in chosen:
+        first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        assert node.end_lineno is not None
+        blocks.append("\n".join(lines[first - 1 : node.end_lineno]))
+    return "\n\n\n".join(blocks)
+
+
+def essential_code(recipe: Recipe, values: Mapping[str, Any] | None = None) -> str:
+    """The recipe's own lines as plain code: a feature's essential slot code, a snippet's
+    functions (those named in ``essential``, else all but ``main``)."""
+    path = recipe.path / _template_name(recipe)
+    if recipe.name == BASE_RECIPE or not path.is_file():
+        return ""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+    python_values = _python_values(recipe, values)
+    if recipe.kind == "feature":
+        return _feature_code(recipe, text, python_values)
+    return _snippet_code(recipe, text, python_values)
+
+
+def _parameters(recipe: Recipe, values: Mapping[str, Any]) -> list[str]:
+    if not recipe.params:
+        return []
+    rows = [("option", "type", "default", "range", "meaning")]
+    for p in recipe.params:
+        value = values.get(p.name, p.default)
+        rng = "" if p.choices else p.range_text()
+        meaning = p.help + (f" ({p.range_text()})" if p.choices else "")
+        rows.append((p.option, p.type, cli_text(p, value), rng, meaning))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    out = ["", "Parameters (each becomes the generated script's option of the same name):"]
+    for row in rows:
+        head = "  " + "".join(f"{cell:<{width}}  " for cell, width in zip(row, widths, strict=False))
+        out.append(_hanging(head, row[4]))
+    return out
+
+
+def _lr_section(recipe: Recipe, values: Mapping[str, Any]) -> list[str]:
+    if recipe.name not in LR_CURVE_RECIPES or "lr" not in values or "epochs" not in values:
+        return []
+    from snippetgen.lrplot import lr_curve, text_plot
+
+    rates, caption = lr_curve(recipe.name, values)
+    if rates is None:
+        return ["", "Learning rate per epoch:", f"  {caption}"] if caption else []
+    first = ", ".join(f"{r:.4g}" for r in rates[:6])
+    more = ", ..." if len(rates) > 6 else ""
+    return [
+        "",
+        f"Learning rate per epoch (lr {values['lr']:g}, {len(rates)} epochs; {caption}):",
+        textwrap.indent(text_plot(rates), "  "),
+        f"  epochs 1-{min(6, len(rates))}: {first}{more}; last: {rates[-1]:.4g}",
+    ]
+
+
+def _related(recipe: Recipe, catalog: Catalog) -> list[str]:
+    if not recipe.related:
+        return []
+    width = max(len(name) for name in recipe.related)
+    out = ["", "Related:"]
+    for name in recipe.related:
+        other = catalog.recipes.get(name)
+        summary = other.summary if other is not None else ""
+        out.append(_hanging(f"  {name:<{width}}  ", summary).rstrip())
+    return out
+
+
+def cheatsheet(
+    recipe: Recipe,
+    catalog: Catalog,
+    *,
+    color: bool = False,
+    values: Mapping[str, Any] | None = None,
+) -> str:
+    """The cheat sheet of `recipe`; `values` (by parameter name) override the defaults shown."""
+    values = dict(values or {})
+    for p in recipe.params:
+        values.setdefault(p.name, p.default)
+    if recipe.kind == "feature" and recipe.name != BASE_RECIPE and BASE_RECIPE in catalog.recipes:
+        for p in catalog.recipes[BASE_RECIPE].params:
+            values.setdefault(p.name, recipe.defaults.get(p.name, p.default))
     out = [f"{recipe.name} ({recipe.kind}): {recipe.title}", "", _wrap(recipe.summary)]
+    if recipe.source != "built-in":
+        extra = ", overriding the built-in one" if recipe.name in catalog.overridden else ""
+        out.append(f"  (your recipe, from {recipe.path}{extra})")
+    if recipe.aliases:
+        out.append(_wrap("Also known as: " + ", ".join(recipe.aliases)))
     if recipe.when:
         out += ["", "When to use it:", _wrap(recipe.when)]
-    if recipe.params:
-        out += ["", "Parameters:"]
-        for p in recipe.params:
-            rng = p.range_text()
-            out.append(
-                f"  --{p.name} ({p.type}, default {cli_text(p, p.default)}"
-                + (f", {rng}" if rng else "")
-                + f"): {p.help}"
-            )
+    out += _parameters(recipe, values)
+    out += _lr_section(recipe, values)
     if recipe.pitfalls:
         out += ["", "Pitfalls:"]
-        out += [_wrap(f"- {pit}", "  ").replace("  - ", "  - ", 1) for pit in recipe.pitfalls]
+        out += [_wrap(pitfall, "  - ", "    ") for pitfall in recipe.pitfalls]
+    if recipe.notes:
+        out += ["", "Notes:", _wrap(recipe.notes)]
     if recipe.requires:
-        out += ["", f"Requires: {', '.join(recipe.requires)}"]
+        out += ["", f"Requires: {', '.join(recipe.requires)} (pip install {' '.join(recipe.requires)})"]
     if recipe.conflicts:
         out += ["", "Does not combine with:"]
-        out += [f"  {c.recipe}: {c.why}" for c in recipe.conflicts]
-    if recipe.related:
-        out += ["", f"Related: {', '.join(recipe.related)}"]
-    code = essential_code(recipe)
+        out += [_wrap(f"{c.recipe}: {c.why}", "  ", "    ") for c in recipe.conflicts]
+    out += _related(recipe, catalog)
+    code = essential_code(recipe, values)
     if code:
         if color:
             from snippetgen.output import highlight
 
-            code = highlight(code)
+            code = highlight(code).rstrip("\n")
         out += ["", "Essential code:", textwrap.indent(code, "    ")]
-    usage = f"snippetgen render {recipe.name}" if recipe.kind == "snippet" else (
-        f"snippetgen render {recipe.name}  (or: snippetgen render train --with {recipe.name})"
-    )
-    out += ["", f"Render it: {usage}"]
+    if recipe.kind == "snippet":
+        usage = f"snippetgen render {recipe.name} > {recipe.name.replace('-', '_')}.py"
+    elif recipe.name == BASE_RECIPE:
+        usage = "snippetgen render train > train.py  (add features with --with NAME)"
+    else:
+        usage = (
+            f"snippetgen render {recipe.name} > train.py  "
+            f"(or: snippetgen render train --with {recipe.name} --with ...)"
+        )
+    out += ["", f"Render it: {usage}", f"All options: snippetgen render {recipe.name} --help"]
     return "\n".join(out).rstrip() + "\n"

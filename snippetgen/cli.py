@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
 from snippetgen.catalog import Catalog, load_catalog
+from snippetgen.completion import RecipeCommand, complete_feature, complete_recipe
 from snippetgen.errors import OverwriteError, SnippetgenError, UserError
 from snippetgen.output import Color, atomic_write, highlight, use_color
 
@@ -51,10 +52,19 @@ def _guard(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _catalog() -> Catalog:
+def _catalog(quiet: Iterable[str | None] = ()) -> Catalog:
+    """Load the recipes; warn about broken ones (except those in `quiet`, which the command
+    reports as its error); on a terminal, note every recipe that overrides another."""
+    from snippetgen.userrecipes import override_notes
+
     catalog = load_catalog()
+    hush = {id(catalog.shadowed[n]) for n in quiet if n in catalog.shadowed}
     for problem in catalog.broken:
-        err(f"warning: skipped: {problem}")
+        if id(problem) not in hush:
+            err(f"warning: skipped: {problem}")
+    if sys.stderr.isatty():  # a hint for people; scripts see the override in `list`/`which`
+        for note in override_notes(catalog):
+            err(note)
     return catalog
 
 
@@ -71,9 +81,14 @@ def list_recipes(
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON array")] = False,
 ) -> None:
     """List every recipe: name, kind, summary and tags."""
-    recipes = [r for r in _catalog() if tag is None or tag in r.tags]
+    catalog = _catalog()
+    recipes = [r for r in catalog if tag is None or tag in r.tags]
     if as_json:
-        typer.echo(json.dumps([r.to_json() for r in recipes], indent=2, ensure_ascii=False))
+        rows = [
+            {**r.to_json(), "overrides": [str(o.path) for o in catalog.overridden.get(r.name, [])]}
+            for r in recipes
+        ]
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if not recipes:
         err(f"No recipe has the tag {tag!r}." if tag else "No recipes found.")
@@ -81,6 +96,9 @@ def list_recipes(
     width = max(len(r.name) for r in recipes)
     for r in recipes:
         extra = f"  [needs {', '.join(r.requires)}]" if r.requires else ""
+        if r.source != "built-in":
+            overrides = " overriding the built-in" if r.name in catalog.overridden else ""
+            extra += f"  [yours: {r.path}{overrides}]"
         typer.echo(f"{r.name:<{width}}  {r.kind:<7}  {r.summary}  ({', '.join(r.tags)}){extra}")
 
 
@@ -96,31 +114,45 @@ def search(
 
     text = " ".join(query)
     hits = run_search(_catalog(), text, limit=limit)
+    if not hits:
+        err(f"No recipe matches {text!r}; run 'snippetgen list' to see them all.")
     if as_json:
         rows = [{"name": h.recipe.name, "score": round(h.score, 3), "kind": h.recipe.kind,
                  "summary": h.recipe.summary} for h in hits]
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if not hits:
-        err(f"No recipe matches {text!r}; run 'snippetgen list' to see them all.")
         return
     width = max(len(h.recipe.name) for h in hits)
     for h in hits:
         typer.echo(f"{h.recipe.name:<{width}}  {h.recipe.summary}")
 
 
-@app.command()
+@app.command(
+    cls=RecipeCommand, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
 @_guard
 def show(
-    recipe: Annotated[str, typer.Argument(help="recipe name")],
+    ctx: typer.Context,
+    recipe: Annotated[str, typer.Argument(help="recipe name", autocompletion=complete_recipe)],
     color: Annotated[Color, typer.Option("--color", help="colour the code")] = Color.auto,
 ) -> None:
-    """Explain a recipe: what, when, pitfalls, parameters and the essential code."""
-    from snippetgen.cheatsheet import cheatsheet
+    """Explain a recipe: what, when, pitfalls, parameters and the essential code.
 
-    catalog = _catalog()
+    Parameters given as --NAME VALUE are shown in the code (and, for warmup and
+    lr-schedule, in the learning-rate curve): show warmup --warmup-epochs 3 --epochs 20.
+    """
+    from snippetgen.cheatsheet import cheatsheet
+    from snippetgen.params import parse_cli_args
+    from snippetgen.render import RenderRequest, plan
+
+    catalog = _catalog(quiet=[recipe])
+    found = catalog.get(recipe)
+    resolved = plan(RenderRequest(found.name), catalog)
+    given = parse_cli_args(resolved.params, list(ctx.args), recipe=found.name)
+    values = {**resolved.values, **given}
     # not typer.echo: it strips colour codes whenever stdout is not a terminal (--color always)
-    _emit(cheatsheet(catalog.get(recipe), catalog, color=use_color(color)), color)
+    _emit(cheatsheet(found, catalog, color=use_color(color), values=values), color)
 
 
 def _render_help(recipe_name: str) -> str:
@@ -155,15 +187,19 @@ def _render_help(recipe_name: str) -> str:
 
 
 @app.command(
+    cls=RecipeCommand,
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     add_help_option=False,
 )
 @_guard
 def render(
     ctx: typer.Context,
-    recipe: Annotated[str | None, typer.Argument(help="recipe to render")] = None,
+    recipe: Annotated[
+        str | None, typer.Argument(help="recipe to render", autocompletion=complete_recipe)
+    ] = None,
     with_: Annotated[
-        list[str] | None, typer.Option("--with", help="add another feature (repeatable)")
+        list[str] | None,
+        typer.Option("--with", help="add another feature (repeatable)", autocompletion=complete_feature),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="write to FILE instead of stdout")
@@ -185,8 +221,11 @@ def render(
     if show_help:
         typer.echo(_render_help(recipe), nl=False)
         return
-    catalog = _catalog()
+    from snippetgen.userrecipes import check_templates
+
+    catalog = _catalog(quiet=[recipe, *(with_ or [])])
     base = plan(RenderRequest(recipe, with_=with_ or []), catalog)
+    check_templates(base.recipes)
     values = parse_cli_args(base.params, list(ctx.args), recipe=base.target.name)
     if output is not None and output.exists() and not force:
         raise OverwriteError(path=str(output))
@@ -206,5 +245,97 @@ def render(
     err(f"wrote {output}")
 
 
+@app.command()
+@_guard
+def which(
+    recipe: Annotated[str, typer.Argument(help="recipe name", autocompletion=complete_recipe)],
+) -> None:
+    """Print the folder a recipe comes from (the last line is the path)."""
+    from snippetgen.userrecipes import where
+
+    folder, notes = where(_catalog(quiet=[recipe]), recipe)
+    for note in notes:
+        typer.echo(note)
+    typer.echo(str(folder))
+
+
+@app.command()
+@_guard
+def copy(
+    recipe: Annotated[str, typer.Argument(help="recipe to copy", autocompletion=complete_recipe)],
+    directory: Annotated[Path, typer.Argument(help="recipes folder to copy it into")],
+    name: Annotated[
+        str | None, typer.Option("--name", help="name of the copy (default: the same name)")
+    ] = None,
+) -> None:
+    """Copy a recipe's folder as the start of your own (DIR/NAME; add DIR to SNIPPETGEN_PATH)."""
+    from snippetgen.catalog import PATH_ENV
+    from snippetgen.userrecipes import copy_recipe, on_path, path_hint
+
+    catalog = _catalog(quiet=[recipe])
+    target = copy_recipe(catalog, recipe, directory, name)
+    err(f"copied {catalog.get(recipe).name} to {target}")
+    if not on_path(directory):
+        err(f"to use it, add the folder to {PATH_ENV}: {path_hint(directory)}")
+    elif target.name in catalog.recipes:
+        err(f"note: it overrides the recipe {target.name!r} from now on")
+    typer.echo(str(target))
+
+
+@app.command(
+    cls=RecipeCommand,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+@_guard
+def new(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="folder to create (must be new or empty)")],
+    with_: Annotated[
+        list[str] | None,
+        typer.Option("--with", help="add a feature (repeatable)", autocompletion=complete_feature),
+    ] = None,
+    from_: Annotated[
+        Path | None, typer.Option("--from", help="answers file of an earlier project")
+    ] = None,
+    package: Annotated[
+        str | None, typer.Option("--package", help="import name (default: from the folder name)")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="list the files it would write; write nothing")
+    ] = False,
+) -> None:
+    """Create a training project: new DIR [--with R ...] [--PARAM V ...] [--from ANSWERS]."""
+    from snippetgen.scaffold import (
+        build_project,
+        check_target,
+        read_answers,
+        version_note,
+        write_project,
+    )
+
+    check_target(directory)  # a non-empty DIR is refused before anything is read
+    answers = read_answers(from_) if from_ is not None else None
+    note = version_note(answers) if answers is not None else ""
+    if note:
+        err(f"note: {from_} {note}")
+    catalog = _catalog(quiet=[*(answers.recipes if answers else ()), *(with_ or [])])
+    project = build_project(
+        catalog, directory, with_=with_ or [], cli_args=list(ctx.args), package=package,
+        answers=answers,
+    )
+    if dry_run:
+        for relative, text in project.files.items():
+            typer.echo(f"{directory / relative}  ({len(text.encode())} bytes)")
+        err(f"dry run: nothing was written to {directory}")
+        return
+    write_project(project)
+    err(f"created {directory} (package {project.package}); next: cd {directory} && python -m pytest")
+
+
 def main() -> None:
-    app()
+    from snippetgen import cache
+
+    try:
+        app()
+    finally:
+        cache.flush()  # keep the parsed recipe.toml files for the next run (best effort)

@@ -1,62 +1,404 @@
-"""Ranked lookup of recipes by name, alias, tag and text."""
+"""Ranked lookup of recipes by name, alias, tag and text, in English and Chinese.
+
+A query is cut into *terms*: English words, lower-cased and stemmed ("resuming" and
+"resume" both give ``resum``), and Chinese character pairs (Chinese has no spaces, so
+"学习率预热" gives 学习 习率 率预 预热). Every recipe field is cut the same way. A term
+scores by the best field it occurs in (name > aliases > tags, title > summary > docs),
+weighted by how rare it is across the catalog, so "预热" counts for more than "学习".
+
+Tolerance: misspelt words are matched to the closest words of the catalog
+("checkpiont"), word order does not matter, a small synonym table connects how people
+ask to how recipes are named ("crash" -> resume, checkpoint), and a query that is a
+recipe's name or alias wins outright.
+"""
 
 from __future__ import annotations
 
 import difflib
+import functools
+import math
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from snippetgen.catalog import Catalog
 from snippetgen.recipe import Recipe
 
-_WORD = re.compile(r"[\w\u4e00-\u9fff]+")
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TOKEN = re.compile(rf"[a-z0-9]+|[{_CJK}]+")
+_IS_CJK = re.compile(rf"[{_CJK}]")
+
+# How much a match in each field counts.
+FIELD_WEIGHTS = {
+    "name": 10.0,
+    "aliases": 8.0,
+    "tags": 5.0,
+    "title": 5.0,
+    "summary": 3.0,
+    "params": 1.5,
+    "docs": 1.0,
+}
+
+STOPWORDS = frozenset(
+    """a an and are as at be by can do does for from get how i in into is it its me my of on
+    or so than that the their then this to too use using want way what when where which while
+    why with without you your after before during should could would""".split()
+)
+# Chinese filler words dropped from a query (question words, particles).
+_CJK_FILLERS = ("怎么样", "怎么", "怎样", "如何", "什么", "为什么", "一下", "请问", "的", "了", "吗", "呢", "我")
+
+# How people ask -> words recipes use. Keys and values are plain words; both are stemmed.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "crash": ("resume", "checkpoint"),
+    "interrupt": ("resume", "checkpoint"),
+    "preempt": ("resume", "checkpoint"),
+    "restart": ("resume", "checkpoint"),
+    "continue": ("resume", "checkpoint"),
+    "save": ("checkpoint",),
+    "restore": ("resume", "checkpoint"),
+    "snapshot": ("checkpoint",),
+    "freeze": ("finetune", "frozen", "backbone"),
+    "frozen": ("finetune", "freeze", "backbone"),
+    "transfer": ("finetune", "pretrained"),
+    "pretrained": ("finetune", "partial"),
+    "nan": ("amp", "clip", "overflow"),
+    "overflow": ("amp", "scaler"),
+    "underflow": ("amp", "scaler"),
+    "inf": ("amp", "scaler"),
+    "fp16": ("amp",),
+    "bf16": ("amp",),
+    "bfloat16": ("amp",),
+    "float16": ("amp",),
+    "half": ("amp",),
+    "autocast": ("amp",),
+    "precision": ("amp", "metrics"),
+    "explode": ("clip",),
+    "exploding": ("clip",),
+    "clipping": ("clip",),
+    "warm": ("warmup",),
+    "ramp": ("warmup",),
+    "decay": ("schedule", "weight-decay"),
+    "anneal": ("schedule", "cosine"),
+    "annealing": ("schedule", "cosine"),
+    "scheduler": ("schedule",),
+    "steplr": ("schedule", "step"),
+    "multisteplr": ("schedule", "multistep"),
+    "cosine": ("schedule",),
+    "plateau": ("schedule",),
+    "onecycle": ("schedule",),
+    "imbalance": ("weights", "focal"),
+    "imbalanced": ("weights", "focal"),
+    "unbalanced": ("weights", "focal"),
+    "skewed": ("weights", "imbalance"),
+    "rare": ("weights", "imbalance"),
+    "averaging": ("ema", "swa"),
+    "polyak": ("ema", "swa"),
+    "overfit": ("regularization", "early"),
+    "overfitting": ("regularization", "early"),
+    "seed": ("reproducible",),
+    "deterministic": ("reproducible",),
+    "reproduce": ("reproducible",),
+    "reproducibility": ("reproducible",),
+    "oom": ("accumulation", "amp"),
+    "memory": ("accumulation", "amp"),
+    "accuracy": ("metrics",),
+    "recall": ("metrics",),
+    "f1": ("metrics",),
+    "confusion": ("metrics",),
+    "plot": ("tensorboard", "visualization"),
+    "visualize": ("tensorboard", "visualization"),
+    "visualise": ("tensorboard", "visualization"),
+    "curves": ("tensorboard",),
+    "gpu": ("device", "cuda"),
+    "sparse": ("l1",),
+    "sparsity": ("l1",),
+    "lasso": ("l1",),
+    "patience": ("early", "stopping"),
+    "stop": ("early-stopping",),
+    "soft": ("smoothing",),
+    "hook": ("feature-extraction",),
+    "version": ("env-info",),
+    "penalize": ("regularization",),
+    "penalty": ("regularization",),
+    "l2": ("weight-decay",),
+}
+# Phrases that name one concept: their presence adds these words.
+PHRASES: dict[str, tuple[str, ...]] = {
+    "learning rate": ("lr",),
+    "mixed precision": ("amp",),
+    "half precision": ("amp",),
+    "weight decay": ("weight-decay",),
+    "out of memory": ("accumulation",),
+    "larger batch": ("accumulation",),
+    "bigger batch": ("accumulation",),
+    "large batch": ("accumulation",),
+    "soft labels": ("label-smoothing",),
+    "soft targets": ("label-smoothing",),
+    "moving average": ("ema",),
+    "stop early": ("early-stopping",),
+    "class imbalance": ("class-weights",),
+    "one cycle": ("onecycle",),
+    "loss is nan": ("amp", "grad-clip"),
+    "nan loss": ("amp", "grad-clip"),
+    "loss nan": ("amp", "grad-clip"),
+    "absolute weights": ("l1",),
+    # Chinese ways of asking -> the words the recipes use
+    "中断": ("断点", "恢复训练"),
+    "崩溃": ("断点", "恢复训练"),
+    "继续训练": ("断点续训", "恢复训练"),
+    "显存": ("梯度累积", "混合精度"),
+    "梯度爆炸": ("梯度裁剪",),
+    "过拟合": ("正则化", "早停"),
+    "不均衡": ("不平衡",),
+    "冻结": ("微调",),
+    "最后一层": ("全连接层", "微调"),
+    "特定层": ("冻结参数", "微调"),
+    "召回率": ("查全率",),
+    "精确率": ("查准率",),
+    "精准率": ("查准率",),
+    "评价指标": ("查准率", "查全率", "f1"),
+    "评估指标": ("查准率", "查全率", "f1"),
+}
+
+FUZZY = 0.7  # the weight of a word matched as a likely typo of a catalog word
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "ers", "er", "ed", "es", "s", "e")
+_REPLACE = {"ations": "at", "ation": "at", "ies": "y", "ied": "y"}
+
+
+@functools.lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A light English stemmer: the same stem for resume/resuming/resumed, clip/clipping."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix in ("s", "es") and word.endswith("ss"):
+                return word  # loss, class
+            base = word[: -len(suffix)] + _REPLACE.get(suffix, "")
+            if len(base) > 3 and base[-1] == base[-2] and base[-1] not in "lsz":
+                base = base[:-1]  # stopping -> stop
+            return base
+    return word
+
+
+def _cjk_terms(run: str) -> list[str]:
+    if len(run) == 1:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def terms(text: str, *, query: bool = False) -> list[str]:
+    """The terms of a text: stemmed English words (and joined pairs), Chinese bigrams."""
+    low = text.lower()
+    if query:
+        for filler in _CJK_FILLERS:
+            low = low.replace(filler, " " if len(filler) > 1 else "")
+    out: list[str] = []
+    previous = ""
+    for token in _TOKEN.findall(low):
+        if _IS_CJK.match(token):
+            out.extend(_cjk_terms(token))
+            previous = ""
+            continue
+        if query and token in STOPWORDS:
+            previous = ""
+            continue
+        out.append(stem(token))
+        if previous and not query:  # "label smoothing" also matches "labelsmoothing"
+            out.append(stem(previous + token))
+        previous = token
+    return out
+
+
+def _normal(text: str) -> str:
+    """Lower case, no stop words, separators as single spaces: for whole-phrase comparisons."""
+    return " ".join(t for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS)
 
 
 @dataclass(frozen=True)
 class Hit:
+    """One search result; a higher score is a better match."""
+
     recipe: Recipe
     score: float
 
 
-def _words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
+@dataclass
+class _Entry:
+    recipe: Recipe
+    fields: dict[str, set[str]]
+    phrases: list[tuple[float, str]]  # (weight, normalised name/alias/tag) for phrase matches
 
 
-def _fields(recipe: Recipe) -> list[tuple[float, str]]:
-    return [
-        (5.0, recipe.name.replace("-", " ")),
-        (4.0, " ".join(recipe.aliases)),
-        (3.0, " ".join(recipe.tags)),
-        (2.0, recipe.title + " " + recipe.summary),
-        (1.0, recipe.when + " " + " ".join(recipe.pitfalls)),
-    ]
+def _fields(recipe: Recipe) -> dict[str, list[str]]:
+    return {
+        "name": [recipe.name],
+        "aliases": list(recipe.aliases),
+        "tags": list(recipe.tags),
+        "title": [recipe.title],
+        "summary": [recipe.summary],
+        "params": [f"{p.name} {p.help}" for p in recipe.params],
+        "docs": [recipe.when, recipe.notes, *recipe.pitfalls],
+    }
 
 
-def score(recipe: Recipe, query: str) -> float:
-    q = query.strip().lower()
-    if not q:
+@dataclass
+class Index:
+    """Term sets of every recipe, document frequencies and the catalog's vocabulary."""
+
+    entries: list[_Entry] = field(default_factory=list)
+    df: dict[str, int] = field(default_factory=dict)
+    vocabulary: list[str] = field(default_factory=list)
+    by_prefix: dict[str, list[str]] = field(default_factory=dict)  # first 4 letters -> words
+
+    @classmethod
+    def build(cls, recipes: Iterable[Recipe]) -> Index:
+        index = cls()
+        for recipe in recipes:
+            raw = _fields(recipe)
+            fields = {name: {t for text in texts for t in terms(text)} for name, texts in raw.items()}
+            phrases = [(FIELD_WEIGHTS["name"], _normal(recipe.name))]
+            phrases += [(FIELD_WEIGHTS["aliases"], _normal(a)) for a in recipe.aliases]
+            phrases += [(FIELD_WEIGHTS["tags"], _normal(t)) for t in recipe.tags]
+            phrases += [(FIELD_WEIGHTS["title"], _normal(recipe.title))]
+            index.entries.append(_Entry(recipe, fields, [p for p in phrases if p[1]]))
+            for term in set().union(*fields.values()):
+                index.df[term] = index.df.get(term, 0) + 1
+        index.vocabulary = sorted(t for t in index.df if not _IS_CJK.match(t))
+        for word in index.vocabulary:
+            if len(word) >= 4:
+                index.by_prefix.setdefault(word[:4], []).append(word)
+        return index
+
+    def idf(self, term: str) -> float:
+        n = len(self.entries)
+        return math.log((n + 1) / (self.df.get(term, 0) + 0.5))
+
+    def variants(self, term: str) -> list[tuple[str, float]]:
+        """Catalog terms that stand for a query term: itself, longer/shorter forms, typo fixes."""
+        found = [(term, 1.0)] if term in self.df else []
+        if _IS_CJK.match(term):
+            return found
+        if len(term) >= 4:
+            for word in self.by_prefix.get(term[:4], []):
+                if word != term and (word.startswith(term) or term.startswith(word)):
+                    shorter, longer = sorted((len(word), len(term)))
+                    if shorter / longer >= 0.75:
+                        found.append((word, 0.8))
+        if not found and len(term) >= 4:
+            same_start = [w for w in self.vocabulary if w[0] == term[0]]  # typos spare the start
+            for word in difflib.get_close_matches(term, same_start, n=3, cutoff=0.8):
+                found.append((word, FUZZY))
+        return found
+
+
+def _groups(query: str) -> list[list[tuple[str, float]]]:
+    """One group per query word: the word itself, then its synonyms (weaker).
+
+    A known phrase adds a group of the words it stands for. A Chinese phrase is cut out of
+    the query first, so no character pair straddles its edges, and counts as one group.
+    """
+    spaced = " ".join(_TOKEN.findall(query.lower()))
+    normal = _normal(query)
+    extra_groups: list[list[tuple[str, float]]] = []
+    rest = query.lower()
+    for phrase, extra in PHRASES.items():
+        if phrase not in spaced and phrase not in normal:
+            continue
+        group = [(t, 0.9) for word in extra for t in terms(word)]
+        if _IS_CJK.match(phrase):
+            rest = rest.replace(phrase, " ")
+            group = [(t, 1.0) for t in terms(phrase)] + group
+        extra_groups.append(group)
+    groups: list[list[tuple[str, float]]] = []
+    seen: set[str] = set()
+    for term in terms(rest, query=True):
+        if term in seen:
+            continue
+        seen.add(term)
+        group = [(term, 1.0)]
+        for word, synonyms in SYNONYMS.items():
+            if stem(word) == term:
+                group += [(t, 0.6) for syn in synonyms for t in terms(syn)]
+        groups.append(group)
+    return groups + extra_groups
+
+
+def _phrase_bonus(entry: _Entry, normal: str) -> float:
+    """Reward a query that is (or contains, or is contained in) a name, alias or tag."""
+    if not normal:
         return 0.0
+    best = 0.0
+    compact = normal.replace(" ", "")
+    for weight, phrase in entry.phrases:
+        if phrase == normal or phrase.replace(" ", "") == compact:
+            best = max(best, 12.0 * weight)
+            continue
+        small, big = sorted((phrase, normal), key=len)
+        minimum = 2 if _IS_CJK.search(small) else 4
+        if len(small) >= minimum and small in big:
+            best = max(best, 5.0 * weight * len(small) / len(big))
+        elif len(compact) >= 5 and not _IS_CJK.search(compact):  # a misspelt name or alias
+            matcher = difflib.SequenceMatcher(None, compact, phrase.replace(" ", ""))
+            if matcher.real_quick_ratio() >= 0.85 and matcher.ratio() >= 0.85:
+                best = max(best, 6.0 * weight * matcher.ratio())
+    return best
+
+
+def score_entry(index: Index, entry: _Entry, groups: list[list[tuple[str, float]]],
+                normal: str, variants: dict[str, list[tuple[str, float]]]) -> float:
     total = 0.0
-    if q == recipe.name or q.replace(" ", "-") == recipe.name:
-        total += 20.0
-    if any(q == a.lower() for a in recipe.aliases):
-        total += 15.0
-    terms = _words(q)
-    for weight, text in _fields(recipe):
-        low = text.lower()
-        words = _words(low)
-        for term in terms:
-            if term in words:
-                total += weight
-            elif len(term) >= 2 and term in low:
-                total += weight * 0.6
-            elif len(term) >= 4 and difflib.get_close_matches(term, words, n=1, cutoff=0.8):
-                total += weight * 0.5
-    return total
+    matched = 0
+    for group in groups:
+        best = 0.0
+        for term, strength in group:
+            for word, quality in variants[term]:
+                for name, words in entry.fields.items():
+                    if quality == FUZZY and FIELD_WEIGHTS[name] < FIELD_WEIGHTS["title"]:
+                        continue  # a typo fix counts only in names, aliases, tags and titles
+                    if word in words:
+                        value = FIELD_WEIGHTS[name] * strength * quality * index.idf(word)
+                        best = max(best, value)
+        if best > 0:
+            matched += 1
+            total += best
+    if groups and total:
+        total *= 0.5 + 0.5 * matched / len(groups)  # prefer recipes that match every word
+    return total + _phrase_bonus(entry, normal)
 
 
-def search(catalog: Catalog, query: str, limit: int = 10) -> list[Hit]:
-    hits = [Hit(r, score(r, query)) for r in catalog]
-    hits = [h for h in hits if h.score > 0]
+_cache: list[tuple[tuple[Recipe, ...], Index]] = []
+
+
+def _index(recipes: Iterable[Recipe]) -> Index:
+    """The index of these recipes, reused while the same recipe objects are searched."""
+    key = tuple(recipes)
+    if _cache and len(_cache[0][0]) == len(key) and all(a is b for a, b in zip(_cache[0][0], key, strict=True)):
+        return _cache[0][1]
+    index = Index.build(key)
+    _cache[:] = [(key, index)]
+    return index
+
+
+def search(catalog: Catalog | Iterable[Recipe], query: str, limit: int = 10) -> list[Hit]:
+    """Recipes matching `query`, best first; an empty list when nothing matches well."""
+    index = _index(catalog)
+    groups = _groups(query)
+    normal = _normal(query)
+    variants = {t: index.variants(t) for group in groups for t, _ in group}
+    hits = [Hit(e.recipe, score_entry(index, e, groups, normal, variants)) for e in index.entries]
+    hits = [h for h in hits if h.score >= 2.0]
+    if hits:
+        top = max(h.score for h in hits)
+        hits = [h for h in hits if h.score >= 0.15 * top]
     hits.sort(key=lambda h: (-h.score, h.recipe.name))
     return hits[:limit]
+
+
+def score(recipe: Recipe, query: str, catalog: Catalog | None = None) -> float:
+    """The score of one recipe for `query` (within `catalog`, which sets word rarity)."""
+    pool = list(catalog) if catalog is not None else [recipe]
+    for hit in search(pool, query, limit=len(pool)):
+        if hit.recipe.name == recipe.name:
+            return hit.score
+    return 0.0

@@ -1,0 +1,317 @@
+"""`snippetgen show`: the cheat sheet, its Jinja-free essential code, and the LR curves.
+
+- The essential code `show` prints (read without Jinja) is exactly what Jinja renders for
+  the same macros and parameter values, for every built-in recipe.
+- The learning-rate curves (pure Python, no torch) equal torch's own schedulers, and the
+  LR a rendered warmup / lr-schedule script logs per epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import textwrap
+
+import pytest
+import torch
+
+from conftest import load_module, read_metrics, write_script
+from snippetgen import lrplot
+from snippetgen.catalog import load_catalog
+from snippetgen.cheatsheet import cheatsheet, essential_code
+from snippetgen.paramcode import cli_text
+from snippetgen.render import RenderRequest, _context, plan
+from snippetgen.template_env import make_env
+from snippetgen.template_text import expand, macros, structure_problems
+
+CATALOG = load_catalog()
+RECIPES = sorted(CATALOG.recipes)
+FEATURES = [r.name for r in CATALOG.features() if r.name != "train"]
+SNIPPETS = [r.name for r in CATALOG if r.kind == "snippet"]
+ANSI = "\x1b["
+
+
+def flat(text: str) -> str:
+    return "".join(text.split())
+
+
+def need(name: str) -> None:
+    if name not in CATALOG.recipes:
+        pytest.skip(f"recipe {name} not built yet")
+
+
+# --- the cheat sheet --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_cheat_sheet_has_every_part_and_no_template_syntax(name):
+    recipe = CATALOG.get(name)
+    text = cheatsheet(recipe, CATALOG)
+    assert text.startswith(f"{name} ({recipe.kind}): {recipe.title}")
+    assert flat(recipe.summary) in flat(text)
+    for pitfall in recipe.pitfalls:
+        assert flat(pitfall) in flat(text), pitfall
+    table = text.split("Parameters (")[1].split("\n\n")[0] if recipe.params else ""
+    for param in recipe.params:
+        row = next(line for line in table.splitlines() if line.startswith(f"  {param.option} "))
+        assert cli_text(param, param.default) in row.split()
+        assert flat(param.range_text()) in flat(text)
+    for other in recipe.related:
+        assert re.search(rf"^  {re.escape(other)}\b", text, re.M), other
+    for conflict in recipe.conflicts:
+        assert f"{conflict.recipe}: " in text
+    if recipe.requires:
+        assert "Requires: " + ", ".join(recipe.requires) in text
+    assert not re.search(r"\{[%{#]", text), "Jinja syntax leaked into the cheat sheet"
+    assert f"snippetgen render {name}" in text
+
+
+def test_mixup_reads_like_a_cheat_sheet(cli):
+    code, out, err = cli("show", "mixup", "--color", "never")
+    assert code == 0 and err == ""
+    order = ["When to use it:", "Parameters", "Pitfalls:", "Related:", "Essential code:", "Render it:"]
+    positions = [out.index(heading) for heading in order]
+    assert positions == sorted(positions)
+    alpha = next(line for line in out.splitlines() if line.startswith("  --alpha "))
+    assert "float" in alpha and "0.2" in alpha and "0 < x <= 100" in alpha
+    assert "label-smoothing" in out and "# [batch]" in out and "def mix_batch(" in out
+    assert "inputs, targets_b, lam = mix_batch(inputs, targets, args.alpha)" in out
+
+
+def test_essential_code_is_the_features_own_lines_not_the_script(cli):
+    code, out, _ = cli("show", "mixup", "--color", "never")
+    essential = out.split("Essential code:")[1]
+    assert "def main(" not in essential and "def build_model(" not in essential
+    assert "import " not in essential  # mixup's essential slots hold no imports
+
+
+def test_parameter_values_given_to_show_enter_the_code(tmp_path, cli):
+    code, out, _ = cli("show", "one-hot", "--num-classes", "7", "--color", "never")
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.startswith("  --num-classes "))
+    assert " 7 " in row
+    code, out, err = cli("show", "mixup", "--alpha", "0")
+    assert code == 2 and out == "" and "--alpha" in err and len(err.splitlines()) == 1
+
+
+def test_colour_only_when_asked(cli):
+    code, out, _ = cli("show", "mixup", "--color", "always")
+    assert code == 0 and ANSI in out.split("Essential code:")[1]
+    code, out, _ = cli("show", "mixup", "--color", "never")
+    assert ANSI not in out
+
+
+@pytest.mark.parametrize("name", SNIPPETS)
+def test_snippet_shows_its_functions_not_main(name):
+    recipe = CATALOG.get(name)
+    code = essential_code(recipe)
+    if "def " not in code:
+        pytest.skip(f"{name} has no functions besides its script body")
+    compile(textwrap.dedent(code), name, "exec")  # whole top-level definitions
+    defined = re.findall(r"^(?:def|class) (\w+)", code, re.M)
+    assert defined and ("main" not in defined or defined == ["main"])
+
+
+# --- essential code without Jinja == Jinja ----------------------------------------------------
+
+
+def _jinja_module(name: str, values: dict | None = None):
+    resolved = plan(RenderRequest(name, values or {}), CATALOG)
+    env = make_env({r.name: r.path for r in resolved.recipes})
+    context = _context(resolved)
+    return resolved, env, context
+
+
+def _python_values(resolved) -> dict:
+    return {resolved.params[n].dest: v for n, v in resolved.values.items()}
+
+
+@pytest.mark.parametrize("name", FEATURES)
+def test_feature_macros_read_without_jinja_equal_jinja(name):
+    resolved, env, context = _jinja_module(name)
+    template = env.get_template(f"{name}/feature.py.j2")
+    module = template.make_module(context)
+    text = (CATALOG.get(name).path / "feature.py.j2").read_text()
+    assert structure_problems(text) == []
+    found = macros(text)
+    assert {m.name for m in found} == {a for a in dir(module) if not a.startswith("_")}
+    for macro in found:
+        ours = textwrap.dedent(expand(macro.body, _python_values(resolved), resolved.names))
+        theirs = textwrap.dedent(str(getattr(module, macro.name)()))
+        assert ours.strip("\n") == theirs.strip("\n"), macro.name
+
+
+@pytest.mark.parametrize("name", FEATURES)
+def test_essential_slots_exist_in_the_template(name):
+    recipe = CATALOG.get(name)
+    defined = {m.name for m in macros((recipe.path / "feature.py.j2").read_text())}
+    assert recipe.essential, f"{name}: recipe.toml should list its essential slots"
+    assert set(recipe.essential) <= defined, set(recipe.essential) - defined
+    shown = essential_code(recipe)
+    for slot in recipe.essential:
+        if f"# [{slot}]" not in shown:  # only a slot that renders to nothing may be missing
+            body = next(m.body for m in macros((recipe.path / "feature.py.j2").read_text())
+                        if m.name == slot)
+            assert not expand(body, {p.dest: p.default for p in recipe.params}).strip()
+
+
+@pytest.mark.parametrize("name", SNIPPETS)
+def test_snippet_templates_read_without_jinja_equal_jinja(name):
+    resolved, env, context = _jinja_module(name)
+    theirs = env.get_template(f"{name}/snippet.py.j2").render(context)
+    text = (CATALOG.get(name).path / "snippet.py.j2").read_text()
+    assert expand(text, _python_values(resolved), resolved.names) == theirs
+
+
+def test_conditions_pick_the_branch_jinja_would():
+    text = textwrap.dedent("""\
+        {% macro batch() %}
+        {% if p.kind == "step" %}
+        a = {{ p.size }}
+        {% elif p.kind in ["cos", "lin"] and not has("amp") %}
+        b = {{ p.kind }}
+        {% else %}
+        c = 1
+        {% endif %}
+        d = {{ unknown_name }}
+        {% endmacro %}
+    """)
+    (body,) = [m.body for m in macros(text)]
+    assert expand(body, {"kind": "step", "size": 3}).split() == ["a", "=", "3", "d", "=", "unknown_name"]
+    assert expand(body, {"kind": "cos", "size": 3}).split()[:3] == ["b", "=", "'cos'"]
+    assert expand(body, {"kind": "cos", "size": 3}, ["amp"]).split()[:3] == ["c", "=", "1"]
+    assert structure_problems("{% if x %}\n") and structure_problems("{% endfor %}")
+
+
+# --- learning-rate curves ---------------------------------------------------------------------
+
+
+def _torch_rates(make, steps: int, lr: float = 0.1) -> list[float]:
+    """The LR in effect at each of `steps` scheduler steps, from torch itself."""
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=lr, momentum=0.9)
+    scheduler = make(optimizer)
+    rates = []
+    for _ in range(steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return rates
+
+
+S = torch.optim.lr_scheduler
+CLOSED_FORMS = {
+    "warmup": (
+        lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.2, total_iters=4),
+                                     S.CosineAnnealingLR(o, T_max=11, eta_min=0.001)], milestones=[4]),
+        lambda n: lrplot.linear_warmup_cosine(0.1, n, 4, 0.2, 0.001),
+    ),
+    "step": (lambda o: S.StepLR(o, step_size=4, gamma=0.5), lambda n: lrplot.step(0.1, n, 4, 0.5)),
+    "multistep": (
+        lambda o: S.MultiStepLR(o, milestones=[3, 9], gamma=0.1),
+        lambda n: lrplot.multistep(0.1, n, [9, 3], 0.1),
+    ),
+    "exponential": (lambda o: S.ExponentialLR(o, gamma=0.9), lambda n: lrplot.exponential(0.1, n, 0.9)),
+    "cosine": (
+        lambda o: S.CosineAnnealingLR(o, T_max=15, eta_min=0.01),
+        lambda n: [lrplot.cosine(0.1, t, 15, 0.01) for t in range(n)],
+    ),
+    "restarts-1": (
+        lambda o: S.CosineAnnealingWarmRestarts(o, T_0=4, T_mult=1, eta_min=0.01),
+        lambda n: lrplot.cosine_restarts(0.1, n, 4, 1, 0.01),
+    ),
+    "restarts-2": (
+        lambda o: S.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=2, eta_min=0.0),
+        lambda n: lrplot.cosine_restarts(0.1, n, 2, 2, 0.0),
+    ),
+    "onecycle": (
+        lambda o: S.OneCycleLR(o, max_lr=0.3, total_steps=16),
+        lambda n: lrplot.onecycle(0.3, 16, range(n)),
+    ),
+    "cyclic": (
+        lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.2, step_size_up=3, cycle_momentum=False),
+        lambda n: lrplot.cyclic(0.01, 0.2, 3, range(n)),
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(CLOSED_FORMS))
+def test_closed_forms_equal_torch_schedulers(kind):
+    make, ours = CLOSED_FORMS[kind]
+    expected = _torch_rates(make, 15)
+    assert ours(15) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_multistep_example_from_the_notes():
+    rates, _ = lrplot.lr_curve(
+        "lr-schedule", {"lr": 0.1, "epochs": 80, "kind": "multistep", "milestones": [50, 70], "gamma": 0.1}
+    )
+    assert rates[49] == 0.1 and rates[50] == pytest.approx(0.01) and rates[70] == pytest.approx(0.001)
+
+
+TINY = ["--train-size", "24", "--batch-size", "8", "--val-size", "8"]  # 3 optimizer steps per epoch
+
+
+def _logged_vs_curve(tmp_path, recipe: str, given: dict, script_args: list[str]):
+    script = write_script(tmp_path, recipe, given)
+    out = tmp_path / f"run-{len(list(tmp_path.iterdir()))}"
+    load_module(script).main([*script_args, *TINY, "--output-dir", str(out)])
+    logged = [row["lr"] for row in read_metrics(out)]
+    values = dict(plan(RenderRequest(recipe, given), CATALOG).values)
+    values.update({"train-size": 24, "batch-size": 8})
+    for i in range(0, len(script_args), 2):
+        name = script_args[i][2:]
+        param = values.get(name)
+        raw = script_args[i + 1]
+        values[name] = [int(v) for v in raw.split(",")] if isinstance(param, list) else type(param)(raw)
+    curve, caption = lrplot.lr_curve(recipe, values)
+    return logged, curve, caption
+
+
+def test_warmup_curve_is_what_the_script_logs(tmp_path):
+    need("warmup")
+    given = {"epochs": 9, "warmup-epochs": 3, "warmup-start-factor": 0.2, "min-lr": 0.001, "lr": 0.1}
+    logged, curve, _ = _logged_vs_curve(tmp_path, "warmup", given, [])
+    assert curve is not None and logged == pytest.approx(curve, rel=1e-9)
+    assert curve[0] == pytest.approx(0.02) and curve[3] == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    "kind", ["step", "multistep", "exponential", "chained", "cosine", "cosine-restarts", "onecycle", "cyclic"]
+)
+def test_lr_schedule_curve_is_what_the_script_logs(tmp_path, kind):
+    need("lr-schedule")
+    given = {"epochs": 7, "lr": 0.1, "step-size": 2, "milestones": [2, 5], "t0": 2, "cycle-epochs": 1}
+    logged, curve, _ = _logged_vs_curve(tmp_path, "lr-schedule", given, ["--kind", kind])
+    assert curve is not None and logged == pytest.approx(curve, rel=1e-9), kind
+
+
+def test_show_draws_the_warmup_curve(cli):
+    need("warmup")
+    code, out, err = cli("show", "warmup", "--warmup-epochs", "3", "--epochs", "20", "--color", "never")
+    assert code == 0 and err == ""
+    section = out.split("Learning rate per epoch")[1].split("\n\n")[0]
+    rows = [line for line in section.splitlines() if "|" in line]
+    assert len(rows) == 12
+    plot = [row.split("|", 1)[1] for row in rows]
+    assert max(len(p) for p in plot) <= 60
+    assert plot[0].index("*") == 9  # the peak: epoch 4 of 20, three columns per epoch
+    assert plot[-1].rstrip().endswith("*")  # the end of the cosine, at the bottom
+    assert "epochs 1-6: 0.005, 0.02, 0.035, 0.05," in section
+
+
+def test_plateau_has_no_curve_but_says_why(cli):
+    need("lr-schedule")
+    code, out, _ = cli("show", "lr-schedule", "--kind", "plateau", "--color", "never")
+    assert code == 0 and "no curve for --kind plateau" in out and "*" not in out.split("Pitfalls:")[0]
+
+
+def test_text_plot_puts_one_point_per_column():
+    rates = [math.sin(t / 3) for t in range(25)]
+    lines = lrplot.text_plot(rates, width=60, height=12).splitlines()
+    assert len(lines) == 14  # 12 rows, the axis and its labels
+    grid = [line.split("|", 1)[1].ljust(50) for line in lines[:12]]
+    columns = ["".join(row[c] for row in grid) for c in range(50)]
+    assert all(column.count("*") == 1 for column in columns)
+    top = max(range(25), key=lambda t: rates[t])
+    assert grid[0][top * 2] == "*" and grid[-1][rates.index(min(rates)) * 2] == "*"
