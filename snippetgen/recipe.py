@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from snippetgen.cache import load_toml
 from snippetgen.errors import RecipeDefinitionError
 
 KINDS = ("feature", "snippet")
@@ -238,7 +239,7 @@ def load_recipe(folder: Path, *, source: str = "built-in") -> Recipe:
     """Read and validate ``folder/recipe.toml``; raise RecipeDefinitionError when malformed."""
     meta = folder / "recipe.toml"
     try:
-        data = tomllib.loads(meta.read_text(encoding="utf-8"))
+        data = load_toml(meta.read_text(encoding="utf-8"))  # tomllib.loads, memoised on disk
     except FileNotFoundError:
         raise _fail(folder, "no recipe.toml") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -11,19 +11,18 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import TemplateError, TemplateSyntaxError
-from jinja2.exceptions import SecurityError, UndefinedError
-
-from snippetgen import paramcode
+from snippetgen import cache, paramcode
 from snippetgen.catalog import BASE_RECIPE, Catalog, load_catalog
 from snippetgen.codecheck import CodeProblem, verify
 from snippetgen.errors import CompositionError, ConflictError, RecipeBug, UnknownParamError
 from snippetgen.params import coerce
 from snippetgen.recipe import Param, Recipe
 from snippetgen.slots import SLOTS
-from snippetgen.template_env import Code, indent_code, make_env
+
+if TYPE_CHECKING:  # Jinja is imported only when a template is rendered (not on a cache hit)
+    from snippetgen.template_env import Code
 
 
 @dataclass(frozen=True)
@@ -134,6 +133,8 @@ class _Slots:
         return bool(self.providers(name))
 
     def slot(self, name: str, width: int = 0) -> Code:
+        from snippetgen.template_env import Code, indent_code
+
         found = self.providers(name)
         if SLOTS[name] == "single" and len(found) > 1:
             owners = ", ".join(r for r, _ in found)
@@ -146,6 +147,8 @@ class _Slots:
 
 
 def _context(plan_: Plan) -> dict[str, Any]:
+    from snippetgen.template_env import Code
+
     values = {plan_.params[n].dest: v for n, v in plan_.values.items()}
     return {
         "p": values,
@@ -157,6 +160,11 @@ def _context(plan_: Plan) -> dict[str, Any]:
 
 def render_source(plan_: Plan, header: str) -> str:
     """Run Jinja for a plan; returns unformatted source. Raises RecipeBug on template errors."""
+    from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
+    from jinja2.exceptions import SecurityError, UndefinedError
+
+    from snippetgen.template_env import indent_code, make_env
+
     folders = {r.name: r.path for r in plan_.recipes}
     env = make_env(folders)
     context = _context(plan_)
@@ -190,9 +198,19 @@ def render_source(plan_: Plan, header: str) -> str:
         raise RecipeBug(
             recipe=current, problem=f"template syntax error in {exc.name} line {exc.lineno}: {exc.message}"
         ) from None
+    except TemplateNotFound as exc:
+        raise RecipeBug(
+            recipe=current,
+            problem=f"template error{_template_line(exc)}: no template {exc.name!r} among "
+            "the recipes being rendered",
+        ) from None
     except (TemplateError, SecurityError, UndefinedError, ValueError, TypeError) as exc:
         where = _template_line(exc)
         raise RecipeBug(recipe=current, problem=f"template error{where}: {exc}") from None
+    except Exception as exc:  # e.g. 1/0, a too-big range, endless recursion: still the recipe's bug
+        where = _template_line(exc)
+        problem = f"template error{where}: {type(exc).__name__}: {exc}"
+        raise RecipeBug(recipe=current, problem=problem) from None
     return header + body
 
 
@@ -220,12 +238,22 @@ def make_header(plan_: Plan, command: str) -> str:
 def render(
     request: RenderRequest, catalog: Catalog | None = None, *, command: str | None = None
 ) -> str:
-    """Render a request into checked, black-formatted Python source."""
+    """Render a request into checked, black-formatted Python source.
+
+    A render that passed every check is kept in the render cache (snippetgen.cache), keyed
+    by everything it depends on; a repeated request is served from there without Jinja or black.
+    """
     catalog = catalog or load_catalog()
     plan_ = plan(request, catalog)
     header = make_header(plan_, command or plan_.command(request.params, request.with_))
+    key = cache.render_key(header, [r.path for r in plan_.recipes], plan_.values)
+    cached = cache.load(key)
+    if cached is not None:
+        return cached
     source = render_source(plan_, header)
     try:
-        return verify(source)
+        code = verify(source)
     except CodeProblem as exc:
         raise RecipeBug(recipe=plan_.target.name, problem=str(exc)) from None
+    cache.store(key, code)
+    return code

@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, PrefixLoader, StrictUndefined
+from jinja2 import FileSystemLoader, PrefixLoader, StrictUndefined, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 
@@ -28,6 +28,8 @@ def _finalize(value: Any) -> str:
         return value
     if isinstance(value, bool | int | float | str | list | tuple | type(None)):
         return repr(value)
+    if isinstance(value, Undefined):  # say which name is undefined (or which access is unsafe)
+        str(value)  # StrictUndefined raises UndefinedError or SecurityError here
     raise TypeError(f"cannot insert a {type(value).__name__} into generated code")
 
 

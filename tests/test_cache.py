@@ -1,0 +1,306 @@
+"""The render cache: repeated renders skip Jinja and black, and a stale render is never served.
+
+Every test points XDG_CACHE_HOME at its own temporary folder.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from snippetgen import cache, load_catalog
+from snippetgen.errors import RecipeBug
+from snippetgen.render import RenderRequest, render
+
+# the module (the package attribute `snippetgen.render` is the function)
+render_module = importlib.import_module("snippetgen.render")
+
+
+@pytest.fixture(autouse=True)
+def renders_dir(tmp_path, monkeypatch) -> Path:
+    """This test's own cache: $XDG_CACHE_HOME/snippetgen/renders under tmp_path."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("SNIPPETGEN_NO_CACHE", raising=False)
+    return tmp_path / "xdg" / "snippetgen" / "renders"
+
+
+@pytest.fixture(autouse=True)
+def recipes_root(tmp_path, monkeypatch) -> Path:
+    """Frozen copies of the built-in recipes these tests render, first on SNIPPETGEN_PATH.
+
+    Other work may edit the built-in templates while the suite runs; comparing two renders
+    of a folder that changed in between would (rightly) give different code.
+    """
+    root = tmp_path / "recipes"
+    for name in ("train", "mixup", "reproducible"):
+        shutil.copytree(ROOT / "templates" / name, root / name)
+    monkeypatch.setenv("SNIPPETGEN_PATH", str(root))
+    return root
+
+
+def entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.py")) if folder.is_dir() else []
+
+
+@pytest.fixture()
+def user_recipe(recipes_root):
+    """A snippet recipe in the SNIPPETGEN_PATH folder, to be edited by the test."""
+    folder = recipes_root / "greet"
+    folder.mkdir()
+    (folder / "recipe.toml").write_text(textwrap.dedent("""\
+        name = "greet"
+        kind = "snippet"
+        title = "Greet"
+        summary = "Prints a greeting."
+
+        [[params]]
+        name = "times"
+        type = "int"
+        default = 1
+        min = 1
+        max = 10
+        help = "how often"
+    """))
+    (folder / "snippet.py.j2").write_text('for _ in range({{ p.times }}):\n    print("hello")\n')
+    return folder
+
+
+def test_repeated_render_is_served_from_the_cache(renders_dir, monkeypatch):
+    first = render(RenderRequest("mixup", {"alpha": 0.3}))
+    assert len(entries(renders_dir)) == 1
+    monkeypatch.setattr(render_module, "render_source", None)  # any real render would crash
+    monkeypatch.setattr(render_module, "verify", None)
+    assert render(RenderRequest("mixup", {"alpha": 0.3})) == first
+    assert len(entries(renders_dir)) == 1
+
+
+def test_parameters_features_and_command_are_part_of_the_key(renders_dir):
+    a = render(RenderRequest("mixup", {"alpha": 0.3}))
+    b = render(RenderRequest("mixup", {"alpha": 0.4}))
+    c = render(RenderRequest("train", {"alpha": 0.3}, with_=["mixup"]))
+    d = render(RenderRequest("train"))
+    assert len({a, b, c, d}) == 4 and len(entries(renders_dir)) == 4
+    assert "default=0.4" in b and "default=0.3" in a and "mix_batch" not in d
+    e = render(RenderRequest("train", with_=["reproducible", "mixup"]))
+    f = render(RenderRequest("train", with_=["mixup", "reproducible"]))
+    assert e.splitlines()[0].endswith("--with reproducible --with mixup")
+    assert f.splitlines()[0].endswith("--with mixup --with reproducible")
+    assert e.splitlines()[1:] == f.splitlines()[1:]
+
+
+def test_editing_a_template_is_never_served_stale(user_recipe, renders_dir):
+    catalog = load_catalog()
+    before = render(RenderRequest("greet"), catalog)
+    (user_recipe / "snippet.py.j2").write_text(
+        'for _ in range({{ p.times }}):\n    print("bonjour")\n'
+    )
+    after = render(RenderRequest("greet"), load_catalog())
+    assert "hello" in before and "bonjour" in after and "hello" not in after
+    assert len(entries(renders_dir)) == 2
+
+
+def test_editing_recipe_metadata_or_adding_a_file_changes_the_key(user_recipe, renders_dir):
+    render(RenderRequest("greet"), load_catalog())
+    meta = user_recipe / "recipe.toml"
+    meta.write_text(meta.read_text().replace("default = 1", "default = 3"))
+    assert "range(3)" in render(RenderRequest("greet"), load_catalog())
+    (user_recipe / "NOTES.md").write_text("any file of the folder counts\n")
+    render(RenderRequest("greet"), load_catalog())
+    assert len(entries(renders_dir)) == 3
+
+
+def test_editing_the_base_skeleton_is_never_served_stale(recipes_root, renders_dir):
+    before = render(RenderRequest("mixup"), load_catalog())
+    skeleton = recipes_root / "train" / "feature.py.j2"
+    skeleton.write_text(skeleton.read_text().replace(
+        '"""Seed every random number generator the script uses."""',
+        '"""Seed every generator (edited)."""',
+    ))
+    after = render(RenderRequest("mixup"), load_catalog())
+    assert "(edited)" in after and "(edited)" not in before
+
+
+def test_key_covers_snippetgen_itself_and_the_formatter_versions(recipes_root, monkeypatch):
+    folders = [recipes_root / "mixup"]
+    key = cache.render_key("# header\n", folders, {"alpha": 0.2})
+    assert key == cache.render_key("# header\n", folders, {"alpha": 0.2})
+    assert key != cache.render_key("# other\n", folders, {"alpha": 0.2})
+    assert key != cache.render_key("# header\n", folders, {"alpha": 0.25})
+    monkeypatch.setattr(cache, "_tool_digest", lambda: "another snippetgen or black")
+    assert key != cache.render_key("# header\n", folders, {"alpha": 0.2})
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["truncate", "garbage", "edited-body", "binary", "empty", "wrong-magic"],
+)
+def test_corrupt_entries_are_ignored_and_replaced(renders_dir, damage):
+    good = render(RenderRequest("mixup"))
+    (entry,) = entries(renders_dir)
+    data = entry.read_bytes()
+    damaged = {
+        "truncate": data[: len(data) // 2],
+        "garbage": b"this is not a cache entry",
+        "edited-body": data.replace(b"mix_batch", b"os.system", 1),
+        "binary": b"\xff\xfe\x00" * 100,
+        "empty": b"",
+        "wrong-magic": data.replace(b"# snippetgen render cache", b"# something else", 1),
+    }[damage]
+    entry.write_bytes(damaged)
+    assert cache.load(entry.stem) is None
+    assert render(RenderRequest("mixup")) == good
+    assert entry.read_bytes() == data  # rewritten by the fresh render
+
+
+def test_writes_are_atomic_and_leave_no_temporary_files(renders_dir, monkeypatch):
+    render(RenderRequest("mixup"))
+    assert [p.name for p in renders_dir.iterdir()] == [entries(renders_dir)[0].name]
+
+    def interrupted_replace(src, dst):
+        raise KeyboardInterrupt
+
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", interrupted_replace)
+    with pytest.raises(KeyboardInterrupt):
+        cache.store("0" * 64, "x = 1\n")
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert not (renders_dir / f"{'0' * 64}.py").exists()
+    assert len(list(renders_dir.iterdir())) == 1  # no .part file left behind
+
+
+def test_an_unwritable_cache_only_means_no_caching(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would go\n")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    code = render(RenderRequest("mixup"))
+    assert render(RenderRequest("mixup")) == code
+    assert blocker.read_text().startswith("a file")
+
+
+def test_safe_to_delete_at_any_time(renders_dir):
+    first = render(RenderRequest("mixup"))
+    shutil.rmtree(renders_dir.parent)
+    assert render(RenderRequest("mixup")) == first
+    assert len(entries(renders_dir)) == 1
+    assert cache.clear() == 1 and entries(renders_dir) == []
+
+
+def test_location_follows_xdg_and_defaults_to_home_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert cache.cache_dir() == tmp_path / "x" / "snippetgen" / "renders"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache.cache_dir() == tmp_path / "home" / ".cache" / "snippetgen" / "renders"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")  # the XDG spec says: ignore it
+    assert cache.cache_dir() == tmp_path / "home" / ".cache" / "snippetgen" / "renders"
+
+
+def test_no_cache_switch(renders_dir, monkeypatch):
+    monkeypatch.setenv("SNIPPETGEN_NO_CACHE", "1")
+    render(RenderRequest("mixup"))
+    assert entries(renders_dir) == []
+
+
+def test_failed_renders_are_not_cached(user_recipe, renders_dir):
+    (user_recipe / "snippet.py.j2").write_text("import os\n")
+    with pytest.raises(RecipeBug):
+        render(RenderRequest("greet"), load_catalog())
+    assert entries(renders_dir) == []
+
+
+def test_prune_keeps_the_most_recently_used(renders_dir):
+    renders_dir.mkdir(parents=True)
+    for i in range(12):
+        path = renders_dir / f"{i:064x}.py"
+        path.write_text("x\n")
+        os.utime(path, (1_000_000 + i, 1_000_000 + i))
+    assert cache.prune(renders_dir, limit=8) == 6  # down to 3/4 of the limit
+    assert [p.stem[-1] for p in entries(renders_dir)] == list("6789ab")
+
+
+def test_warm_cli_render_imports_neither_jinja_nor_black(tmp_path):
+    # built-in recipes only: with user recipes on the path, `render` also parses their
+    # templates with Jinja (snippetgen.userrecipes.check_templates) before rendering
+    env = {k: v for k, v in os.environ.items() if k != "SNIPPETGEN_PATH"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    probe = (
+        "import sys\nfrom snippetgen.cli import main\nsys.argv = ['snippetgen', *sys.argv[1:]]\n"
+        "try:\n    main()\nfinally:\n    import json\n"
+        "    print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'jinja2', 'black', 'torch'})), file=sys.stderr)\n"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", probe, "render", "mixup", "--alpha", "0.3"],
+                       capture_output=True, text=True, env=env, timeout=120)
+        for _ in range(2)
+    ]
+    assert [r.returncode for r in runs] == [0, 0]
+    assert runs[0].stdout == runs[1].stdout
+    assert json.loads(runs[0].stderr.splitlines()[-1]) == ["black", "jinja2"]  # cold
+    assert json.loads(runs[1].stderr.splitlines()[-1]) == []  # warm: straight from the cache
+
+
+# --- parsed recipe.toml files ----------------------------------------------------------------
+
+
+@pytest.fixture()
+def fresh_toml_memo(monkeypatch):
+    """As if in a new process: nothing parsed yet, nothing to save."""
+    monkeypatch.setattr(cache, "_toml_memo", None)
+    monkeypatch.setattr(cache, "_toml_used", set())
+    monkeypatch.setattr(cache, "_toml_dirty", False)
+
+
+def test_parsed_toml_is_reused_across_runs_and_never_stale(fresh_toml_memo, monkeypatch):
+    import tomllib
+
+    text = 'name = "x"\nnumbers = [1, 2.5]\n[docs]\nwhen = "always"\n'
+    assert cache.load_toml(text) == tomllib.loads(text)
+    cache.flush()  # what the CLI does on exit
+    index = cache.cache_dir().parent / "recipe-toml-v2.json"
+    assert index.is_file()
+    monkeypatch.setattr(cache, "_toml_memo", None)  # a new process
+
+    def no_parsing(_text):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(tomllib, "loads", no_parsing)
+    first = cache.load_toml(text)
+    assert first == {"name": "x", "numbers": [1, 2.5], "docs": {"when": "always"}}
+    first["name"] = "changed by the caller"
+    assert cache.load_toml(text)["name"] == "x"  # callers get their own copy
+    with pytest.raises(AssertionError, match="parsed again"):
+        cache.load_toml(text.replace('"x"', '"y"'))  # edited text: a new key, parsed afresh
+
+
+def test_a_damaged_toml_index_is_ignored(fresh_toml_memo):
+    index = cache.cache_dir().parent / "recipe-toml-v2.json"
+    index.parent.mkdir(parents=True)
+    index.write_text('{"not": "a table", "truncated": {')
+    assert cache.load_toml('a = 1\n') == {"a": 1}
+    cache.flush()
+    assert json.loads(index.read_text())  # rewritten whole
+    assert cache.clear() == 0 and not index.exists()
+
+
+def test_toml_errors_still_raise_and_are_not_kept(fresh_toml_memo):
+    import tomllib
+
+    with pytest.raises(tomllib.TOMLDecodeError):
+        cache.load_toml("name = \n")
+    cache.flush()
+    assert not (cache.cache_dir().parent / "recipe-toml-v2.json").exists()
+
+
+def test_library_use_writes_no_toml_index(fresh_toml_memo):
+    load_catalog()
+    assert not (cache.cache_dir().parent / "recipe-toml-v2.json").exists()
