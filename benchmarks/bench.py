@@ -80,6 +80,11 @@ def cli_benchmarks(repeats: int, workdir: Path) -> tuple[float, list[tuple[str, 
     cache_home = workdir / "xdg-cache"
     env = {k: v for k, v in os.environ.items() if k not in ("SNIPPETGEN_PATH", "SNIPPETGEN_NO_CACHE")}
     env["XDG_CACHE_HOME"] = str(cache_home)
+    # Byte-compiled modules on both sides, as `pip install` leaves them: with
+    # PYTHONDONTWRITEBYTECODE set, an editable checkout would recompile snippetgen's
+    # sources on every run while typer, jinja2 and black load their installed .pyc files.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     app = workdir / "typer_app.py"
     app.write_text(TYPER_APP)
     snippetgen = [PY, "-m", "snippetgen"]

@@ -1,11 +1,28 @@
 """snippetgen: tested PyTorch training recipes, rendered into runnable scripts."""
 
-from snippetgen.catalog import Catalog, load_catalog
-from snippetgen.errors import SnippetgenError
-from snippetgen.recipe import Param, Recipe
-from snippetgen.render import RenderRequest, render
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from snippetgen.catalog import Catalog, load_catalog
+    from snippetgen.errors import SnippetgenError
+    from snippetgen.recipe import Param, Recipe
+    from snippetgen.rendering import RenderRequest, render
 
 __version__ = "0.1.0"
+
+# The public names, each loaded on first use: `snippetgen list` should not pay for the renderer.
+_LAZY = {
+    "Catalog": "snippetgen.catalog",
+    "load_catalog": "snippetgen.catalog",
+    "SnippetgenError": "snippetgen.errors",
+    "Param": "snippetgen.recipe",
+    "Recipe": "snippetgen.recipe",
+    "RenderRequest": "snippetgen.rendering",
+    "render": "snippetgen.rendering",
+}
 
 __all__ = [
     "Catalog",
@@ -17,3 +34,16 @@ __all__ = [
     "load_catalog",
     "render",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'snippetgen' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -21,7 +21,6 @@ of their text) so that ``list``, ``search`` and ``show`` need not parse TOML on 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import sys
@@ -60,12 +59,19 @@ def _installed(package: str) -> str:
     return f"{package} {origin} {stat.st_size} {stat.st_mtime_ns}"
 
 
+def _sha256(data: bytes = b"") -> Any:
+    """A SHA-256 hash object; hashlib (OpenSSL) is loaded only by the commands that hash."""
+    import hashlib
+
+    return hashlib.sha256(data)
+
+
 @functools.lru_cache(maxsize=1)
 def _tool_digest() -> str:
     """snippetgen's version and own source, and the versions of the tools that shape output."""
     from snippetgen import __version__
 
-    digest = hashlib.sha256()
+    digest = _sha256()
     digest.update(f"{__version__}|{sys.version_info[:2]}".encode())
     digest.update(f"|{_installed('jinja2')}|{_installed('black')}".encode())
     for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
@@ -87,7 +93,7 @@ def _folder_digest(digest: Any, folder: Path) -> None:
 
 def render_key(header: str, folders: Iterable[Path], values: Mapping[str, Any]) -> str:
     """The cache key of a render: a hex SHA-256 over everything the output depends on."""
-    digest = hashlib.sha256()
+    digest = _sha256()
     digest.update(f"{FORMAT}|{_tool_digest()}\0".encode())
     digest.update(header.encode() + b"\0")
     digest.update(json.dumps(values, sort_keys=True, default=repr).encode() + b"\0")
@@ -112,7 +118,7 @@ def load(key: str) -> str | None:
     first, _, body = data.partition(b"\n")
     try:
         line = first.decode("ascii")
-        if not line.startswith(_MAGIC) or hashlib.sha256(body).hexdigest() != line[len(_MAGIC):]:
+        if not line.startswith(_MAGIC) or _sha256(body).hexdigest() != line[len(_MAGIC):]:
             raise ValueError("checksum mismatch")
         text = body.decode("utf-8")
     except ValueError:  # also UnicodeDecodeError: a corrupt entry is dropped, never served
@@ -132,7 +138,7 @@ def store(key: str, text: str) -> None:
     import tempfile
 
     body = text.encode("utf-8")
-    data = f"{_MAGIC}{hashlib.sha256(body).hexdigest()}\n".encode("ascii") + body
+    data = f"{_MAGIC}{_sha256(body).hexdigest()}\n".encode("ascii") + body
     folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -174,11 +180,11 @@ def prune(folder: Path | None = None, limit: int = MAX_ENTRIES) -> int:
 
 # --- parsed recipe.toml files ------------------------------------------------------------------
 # Parsing TOML is most of the time `list`, `search` and `show` spend on the catalog. The parsed
-# tables are kept in one JSON file keyed by the SHA-256 of each file's text, so an edited file is
-# simply a new key (never stale) and a damaged index is ignored. Each table is held as its own
-# JSON text: every caller gets fresh objects from the (fast, C) JSON decoder.
+# tables are kept in one JSON file keyed by each file's whole text, so an edited file is simply a
+# new key (never stale, and no hashing to pay for) and a damaged index is ignored. Each table is
+# held as its own JSON text: every caller gets fresh objects from the (fast, C) JSON decoder.
 
-_TOML_INDEX = "recipe-toml-v2.json"
+_TOML_INDEX = "recipe-toml-v3.json"
 _TOML_LIMIT = 2000
 _toml_memo: dict[str, str] | None = None
 _toml_used: set[str] = set()
@@ -202,7 +208,7 @@ def _toml_index() -> dict[str, str]:
 def load_toml(text: str) -> dict[str, Any]:
     """``tomllib.loads(text)``, remembered across runs; raises what tomllib raises."""
     global _toml_dirty
-    key = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    key = text
     index = _toml_index()
     _toml_used.add(key)
     if key in index:

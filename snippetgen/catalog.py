@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,9 +66,11 @@ class Catalog:
 
 def _intended_name(folder: Path) -> str:
     """The name a broken recipe was meant to have: its recipe.toml's, else the folder's."""
+    import tomllib
+
     try:
         name = tomllib.loads((folder / "recipe.toml").read_text(encoding="utf-8")).get("name")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError):  # unreadable, undecodable, or not TOML
         name = None
     return name if isinstance(name, str) and name else folder.name
 

@@ -4,8 +4,6 @@ Every command runs inside :func:`_guard`, which turns snippetgen errors into one
 sentence on stderr and an exit code (2 for bad input), and Ctrl-C into exit 130.
 """
 
-from __future__ import annotations
-
 import functools
 import json
 import sys
@@ -144,7 +142,7 @@ def show(
     """
     from snippetgen.cheatsheet import cheatsheet
     from snippetgen.params import parse_cli_args
-    from snippetgen.render import RenderRequest, plan
+    from snippetgen.rendering import RenderRequest, plan
 
     catalog = _catalog(quiet=[recipe])
     found = catalog.get(recipe)
@@ -156,7 +154,7 @@ def show(
 
 
 def _render_help(recipe_name: str) -> str:
-    from snippetgen.render import RenderRequest, plan
+    from snippetgen.rendering import RenderRequest, plan
 
     catalog = load_catalog()
     recipe = catalog.get(recipe_name)
@@ -210,8 +208,8 @@ def render(
 ) -> None:
     """Render a recipe into a runnable script: render RECIPE [--PARAM V ...] [--with R ...]."""
     from snippetgen.params import parse_cli_args
-    from snippetgen.render import RenderRequest, plan
-    from snippetgen.render import render as run_render
+    from snippetgen.rendering import RenderRequest, plan
+    from snippetgen.rendering import render as run_render
 
     if recipe is None or recipe.startswith("-"):
         if show_help or recipe is None:

@@ -35,7 +35,7 @@ def complete_feature(incomplete: str) -> list[tuple[str, str]]:
 def parameter_options(recipe: str | None, with_: list[str] | None) -> list[tuple[str, str]]:
     """The ``--NAME`` options of a render: the recipe's parameters and its features'."""
     from snippetgen.errors import SnippetgenError
-    from snippetgen.render import RenderRequest, plan
+    from snippetgen.rendering import RenderRequest, plan
 
     try:
         resolved = plan(RenderRequest(recipe or "train", with_=with_ or []), _catalog())

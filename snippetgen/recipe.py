@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,7 +241,7 @@ def load_recipe(folder: Path, *, source: str = "built-in") -> Recipe:
         data = load_toml(meta.read_text(encoding="utf-8"))  # tomllib.loads, memoised on disk
     except FileNotFoundError:
         raise _fail(folder, "no recipe.toml") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # tomllib.TOMLDecodeError, UnicodeDecodeError
         raise _fail(meta, f"recipe.toml does not parse ({exc})") from None
     unknown = set(data) - _RECIPE_KEYS
     if unknown:

@@ -601,7 +601,7 @@ def build_project(
     """
     from snippetgen import __version__
     from snippetgen.codecheck import CodeProblem, verify
-    from snippetgen.render import RenderRequest, plan, render
+    from snippetgen.rendering import RenderRequest, plan, render
     from snippetgen.userrecipes import check_templates
 
     directory = Path(directory)

@@ -5,7 +5,7 @@ recipes, without importing Jinja (the look-up commands stay fast). This module k
 small subset of Jinja that recipe templates use: ``{% macro %}``, ``{% if/elif/else %}``,
 ``{{ p.name }}`` and ``{{ ident("name") }}``. Conditions are evaluated for the given
 parameter values (``p.kind == "step"``, ``has("amp")``); a condition it cannot evaluate
-keeps every branch. Rendering for real is Jinja's job (snippetgen.render).
+keeps every branch. Rendering for real is Jinja's job (snippetgen.rendering).
 """
 
 from __future__ import annotations

@@ -19,10 +19,10 @@ import pytest
 from conftest import ROOT
 from snippetgen import cache, load_catalog
 from snippetgen.errors import RecipeBug
-from snippetgen.render import RenderRequest, render
+from snippetgen.rendering import RenderRequest, render
 
-# the module (the package attribute `snippetgen.render` is the function)
-render_module = importlib.import_module("snippetgen.render")
+# the module behind the package-level `snippetgen.render` function
+render_module = importlib.import_module("snippetgen.rendering")
 
 
 @pytest.fixture(autouse=True)
@@ -266,7 +266,7 @@ def test_parsed_toml_is_reused_across_runs_and_never_stale(fresh_toml_memo, monk
     text = 'name = "x"\nnumbers = [1, 2.5]\n[docs]\nwhen = "always"\n'
     assert cache.load_toml(text) == tomllib.loads(text)
     cache.flush()  # what the CLI does on exit
-    index = cache.cache_dir().parent / "recipe-toml-v2.json"
+    index = cache.cache_dir().parent / cache._TOML_INDEX
     assert index.is_file()
     monkeypatch.setattr(cache, "_toml_memo", None)  # a new process
 
@@ -283,7 +283,7 @@ def test_parsed_toml_is_reused_across_runs_and_never_stale(fresh_toml_memo, monk
 
 
 def test_a_damaged_toml_index_is_ignored(fresh_toml_memo):
-    index = cache.cache_dir().parent / "recipe-toml-v2.json"
+    index = cache.cache_dir().parent / cache._TOML_INDEX
     index.parent.mkdir(parents=True)
     index.write_text('{"not": "a table", "truncated": {')
     assert cache.load_toml('a = 1\n') == {"a": 1}
@@ -298,9 +298,9 @@ def test_toml_errors_still_raise_and_are_not_kept(fresh_toml_memo):
     with pytest.raises(tomllib.TOMLDecodeError):
         cache.load_toml("name = \n")
     cache.flush()
-    assert not (cache.cache_dir().parent / "recipe-toml-v2.json").exists()
+    assert not (cache.cache_dir().parent / cache._TOML_INDEX).exists()
 
 
 def test_library_use_writes_no_toml_index(fresh_toml_memo):
     load_catalog()
-    assert not (cache.cache_dir().parent / "recipe-toml-v2.json").exists()
+    assert not (cache.cache_dir().parent / cache._TOML_INDEX).exists()

@@ -89,7 +89,7 @@ def test_every_n_epochs_and_the_last_epoch_and_best_on_improvement(tmp_path, mon
         def replace(self, src, dst):
             name = Path(dst).name
             saved.append((name, None if name == "model.pt" else load(src)["epoch"]))
-            os.replace(src, dst)
+            Path(src).replace(dst)
 
     monkeypatch.setattr(mod, "os", RecordingOS())
     history = run(mod, tmp_path / "run", 5)
@@ -149,7 +149,7 @@ def test_last_pt_is_written_atomically(tmp_path, monkeypatch):
             # the temporary file sits beside its target and is already complete when renamed
             assert src.parent == dst.parent and src.name.startswith(f".{dst.name}.tmp")
             events.append(("replace", (dst.name, load(src))))
-            os.replace(src, dst)
+            Path(src).replace(dst)
 
     monkeypatch.setattr(mod, "os", RecordingOS())
     out = tmp_path / "run"

@@ -15,7 +15,7 @@ import torch
 from conftest import load_module, read_metrics, write_script
 from snippetgen import load_catalog
 from snippetgen.errors import ConflictError
-from snippetgen.render import RenderRequest, render
+from snippetgen.rendering import RenderRequest, render
 
 CATALOG = load_catalog()
 FEATURES = sorted(r.name for r in CATALOG.features() if r.name != "train")

@@ -69,8 +69,19 @@ def test_the_probe_does_see_heavy_imports():
 
 def test_importing_the_package_is_light():
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys, snippetgen, snippetgen.render, snippetgen.cli; "
+        [sys.executable, "-c", "import sys, snippetgen, snippetgen.rendering, snippetgen.cli; "
          "print(sorted({m.split('.')[0] for m in sys.modules} & {'black', 'torch', 'jinja2', 'pygments'}))"],
         capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
+
+
+def test_public_names_load_on_first_use():
+    import snippetgen
+    import snippetgen.rendering
+
+    assert snippetgen.render is snippetgen.rendering.render  # the function, not a module
+    assert snippetgen.RenderRequest is snippetgen.rendering.RenderRequest
+    assert set(snippetgen.__all__) <= set(dir(snippetgen))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = snippetgen.nope  # type: ignore[attr-defined]

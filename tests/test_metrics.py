@@ -41,7 +41,7 @@ def test_exact_values_on_a_hand_made_example(mod):
     assert precision.tolist() == pytest.approx([2 / 4, 1 / 3, 0.0], abs=1e-12)
     assert recall.tolist() == pytest.approx([2 / 3, 1 / 2, 0.0], abs=1e-12)
     assert f1.tolist() == pytest.approx([4 / 7, 2 / 5, 0.0], abs=1e-12)
-    for p, r, f in zip(precision[:2].tolist(), recall[:2].tolist(), f1[:2].tolist()):
+    for p, r, f in zip(precision[:2].tolist(), recall[:2].tolist(), f1[:2].tolist(), strict=True):
         assert f == pytest.approx(2 * p * r / (p + r))
     assert not any(torch.isnan(t).any() for t in (precision, recall, f1))  # class 2: 0, not NaN
     macro = mod.macro_metrics(confusion)
@@ -86,7 +86,7 @@ def test_evaluate_accumulates_across_batches(mod):
 def reference_metrics(labels, predictions, num_classes):
     """Plain-Python recomputation (independent of the generated helpers)."""
     matrix = [[0] * num_classes for _ in range(num_classes)]
-    for t, p in zip(labels, predictions):
+    for t, p in zip(labels, predictions, strict=True):
         matrix[t][p] += 1
     precisions, recalls, f1s = [], [], []
     for c in range(num_classes):

@@ -9,7 +9,7 @@ from torch import nn
 from conftest import load_module, read_metrics, write_script
 from snippetgen import load_catalog
 from snippetgen.errors import ConflictError
-from snippetgen.render import RenderRequest, render
+from snippetgen.rendering import RenderRequest, render
 
 
 class Mixed(nn.Module):

@@ -32,7 +32,7 @@ from snippetgen import load_catalog
 from snippetgen.errors import UserError
 from snippetgen.params import FLOAT_LIMIT, INT_LIMIT, coerce, parse_cli_args, parse_value
 from snippetgen.recipe import Param
-from snippetgen.render import RenderRequest, plan, render
+from snippetgen.rendering import RenderRequest, plan, render
 
 CATALOG = load_catalog()
 RECIPES = [r.name for r in CATALOG]

@@ -20,7 +20,7 @@ from snippetgen import lrplot
 from snippetgen.catalog import load_catalog
 from snippetgen.cheatsheet import cheatsheet, essential_code
 from snippetgen.paramcode import cli_text
-from snippetgen.render import RenderRequest, _context, plan
+from snippetgen.rendering import RenderRequest, _context, plan
 from snippetgen.template_env import make_env
 from snippetgen.template_text import expand, macros, structure_problems
 

@@ -17,7 +17,7 @@ import textwrap
 import pytest
 
 from snippetgen import load_catalog
-from snippetgen.render import RenderRequest, render
+from snippetgen.rendering import RenderRequest, render
 
 CATALOG = load_catalog()
 
