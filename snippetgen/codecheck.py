@@ -66,6 +66,8 @@ def format_source(source: str) -> str:
         formatted = black.format_str(source, mode=mode)
     except Exception as exc:  # black raises several types for unparsable input
         raise CodeProblem(f"black could not format it: {exc}") from None
+    if formatted == source:  # already black's fixed point: stable and unchanged by definition
+        return formatted
     if black.format_str(formatted, mode=mode) != formatted:
         raise CodeProblem("black output is not stable")
     if ast.dump(ast.parse(formatted)) != ast.dump(ast.parse(source)):

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from snippetgen.pyliteral import py_literal
 from snippetgen.recipe import Param
+
+LINE_LENGTH = 88  # black's default, which renders are formatted with
 
 
 def cli_text(param: Param, value: Any) -> str:
@@ -27,23 +30,46 @@ def _help(param: Param) -> str:
     return text.replace("%", "%%")
 
 
-def argparse_lines(params: Iterable[Param], values: Mapping[str, Any]) -> str:
+def call_lines(func: str, args: list[str], indent: int) -> list[str]:
+    """A call laid out as black lays it out: one line, else the arguments on one indented
+    line, else one argument a line with a trailing comma."""
+    multiline = any("\n" in arg for arg in args)
+    one = f"{func}({', '.join(args)})"
+    if not multiline and indent + len(one) <= LINE_LENGTH:
+        return [one]
+    middle = ", ".join(args)
+    if not multiline and indent + 4 + len(middle) <= LINE_LENGTH:
+        return [f"{func}(", f"    {middle}", ")"]
+    return [f"{func}(", *(f"    {arg}," for arg in args), ")"]
+
+
+def _choices(choices: tuple[str, ...], indent: int) -> str:
+    """``choices=[...]``, one choice a line when the list does not fit on the argument's line."""
+    flat = f"choices={py_literal(list(choices))}"
+    if indent + 4 + len(flat) + 1 <= LINE_LENGTH:
+        return flat
+    items = "".join(f"        {py_literal(c)},\n" for c in choices)
+    return f"choices=[\n{items}    ]"
+
+
+def argparse_lines(params: Iterable[Param], values: Mapping[str, Any], indent: int = 4) -> str:
+    """``parser.add_argument(...)`` for each parameter, for a block indented ``indent``."""
     lines = []
     for param in params:
         value = values[param.name]
-        default = repr(list(value) if isinstance(value, list | tuple) else value)
-        args = [repr(param.option)]
+        default = py_literal(list(value) if isinstance(value, list | tuple) else value)
+        args = [py_literal(param.option)]
         if param.type == "bool":
             args.append("action=argparse.BooleanOptionalAction")
         elif param.type in ("int_list", "float_list"):
             args.append(f"type={param.type}")
         elif param.type == "choice":
-            args.append(f"choices={list(param.choices)!r}")
+            args.append(_choices(param.choices, indent))
         else:
             args.append(f"type={'str' if param.type == 'str' else param.type}")
         args.append(f"default={default}")
-        args.append(f"help={_help(param)!r}")
-        lines.append(f"parser.add_argument({', '.join(args)})")
+        args.append(f"help={py_literal(_help(param))}")
+        lines.extend(call_lines("parser.add_argument", args, indent))
     return "\n".join(lines)
 
 
@@ -52,9 +78,9 @@ def _condition(param: Param, var: str) -> str | None:
         return None
     text = var
     if param.min is not None:
-        text = f"{param.min!r} {'<' if param.min_exclusive else '<='} {text}"
+        text = f"{py_literal(param.min)} {'<' if param.min_exclusive else '<='} {text}"
     if param.max is not None:
-        text = f"{text} {'<' if param.max_exclusive else '<='} {param.max!r}"
+        text = f"{text} {'<' if param.max_exclusive else '<='} {py_literal(param.max)}"
     return text
 
 
@@ -73,7 +99,7 @@ def check_lines(params: Iterable[Param]) -> str:
                 continue
             test = cond
         message = f"{param.option} must satisfy {param.range_text()}"
-        lines.append(f"if not ({test}):\n    parser.error({message!r})")
+        lines.append(f"if not ({test}):\n    parser.error({py_literal(message)})")
     return "\n".join(lines)
 
 

@@ -18,6 +18,7 @@ from snippetgen.errors import (
     StrayArgumentError,
     UnknownParamError,
 )
+from snippetgen.pyliteral import py_literal
 from snippetgen.recipe import Param
 
 _INT_RE = re.compile(r"[+-]?[0-9]+")
@@ -155,8 +156,7 @@ def validate_default(param: Param) -> None:
 def literal(param: Param, value: Any) -> str:
     """The Python source literal of a validated value (never raw user text)."""
     value = coerce(param, value)
-    text = repr(list(value) if isinstance(value, list | tuple) else value)
-    return text
+    return py_literal(list(value) if isinstance(value, list | tuple) else value)
 
 
 def resolve(

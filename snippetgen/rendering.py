@@ -8,6 +8,7 @@ output does not depend on the order of ``--with`` options.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,18 @@ from snippetgen.slots import SLOTS
 
 if TYPE_CHECKING:  # Jinja is imported only when a template is rendered (not on a cache hit)
     from snippetgen.template_env import Code
+
+_WHITESPACE_LINE = re.compile(r"^[ \t]+\n", re.M)
+_BLANKS_IN_BLOCK = re.compile(r"\n{3,}(?=[ \t])")  # 2+ blank lines before an indented line
+_BLANKS_AT_TOP = re.compile(r"\n{4,}(?=\S)")  # 3+ blank lines before a top-level line
+
+
+def _tidy(body: str) -> str:
+    """Undo what empty slots leave behind (lines of bare indentation, runs of blank lines),
+    so that output already in black's style is formatted in one pass, not two."""
+    body = _WHITESPACE_LINE.sub("", body)
+    body = _BLANKS_IN_BLOCK.sub("\n\n", body)
+    return _BLANKS_AT_TOP.sub("\n\n\n", body)
 
 
 @dataclass(frozen=True)
@@ -143,7 +156,9 @@ class _Slots:
         if name == "imports":  # two features may need the same import
             lines = [ln for part in parts for ln in part.splitlines()]
             parts = [Code(ln) for ln in dict.fromkeys(ln for ln in lines if ln.strip())]
-        return indent_code("\n".join(p for p in parts if p), width)
+        # module-level definitions are two blank lines apart, as black puts them
+        joiner = "\n\n\n" if name == "helpers" else "\n"
+        return indent_code(joiner.join(p for p in parts if p), width)
 
 
 def _context(plan_: Plan) -> dict[str, Any]:
@@ -188,7 +203,7 @@ def render_source(plan_: Plan, header: str) -> str:
                 "slot": slots.slot,
                 "provides": slots.provides,
                 "arguments": lambda width: indent_code(
-                    paramcode.argparse_lines(base_params, plan_.values), width
+                    paramcode.argparse_lines(base_params, plan_.values, width), width
                 ),
                 "checks": lambda width: indent_code(paramcode.check_lines(base_params), width),
                 "list_parsers": paramcode.list_types_used(base_params),
@@ -211,7 +226,7 @@ def render_source(plan_: Plan, header: str) -> str:
         where = _template_line(exc)
         problem = f"template error{where}: {type(exc).__name__}: {exc}"
         raise RecipeBug(recipe=current, problem=problem) from None
-    return header + body
+    return header + _tidy(body)
 
 
 def _template_line(exc: BaseException) -> str:

@@ -3,7 +3,8 @@
 Every ``{{ expression }}`` in a recipe template passes through :func:`_finalize`: a
 :class:`Code` value (slot output, validated identifiers, generated blocks) is inserted
 as is, and anything else (numbers, strings, lists from parameters) is inserted as its
-Python ``repr``. A parameter value can therefore only ever become a Python literal.
+Python literal (``repr``, quoted the way black quotes). A parameter value can therefore
+only ever become a Python literal.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 from jinja2 import FileSystemLoader, PrefixLoader, StrictUndefined, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from snippetgen.pyliteral import py_literal
+
 
 class Code(str):
     """Trusted source text: produced by snippetgen itself, never taken from user input."""
@@ -27,7 +30,7 @@ def _finalize(value: Any) -> str:
     if isinstance(value, Code):
         return value
     if isinstance(value, bool | int | float | str | list | tuple | type(None)):
-        return repr(value)
+        return py_literal(value)
     if isinstance(value, Undefined):  # say which name is undefined (or which access is unsafe)
         str(value)  # StrictUndefined raises UndefinedError or SecurityError here
     raise TypeError(f"cannot insert a {type(value).__name__} into generated code")

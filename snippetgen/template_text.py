@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from snippetgen.pyliteral import py_literal
+
 _TAG = re.compile(r"\{%-?\s*(.*?)\s*-?%\}|\{\{-?\s*(.*?)\s*-?\}\}|\{#.*?#\}", re.S)
 _OPENERS = {"if", "for", "macro", "call", "filter", "block", "with", "raw", "autoescape"}
 _MIDDLES = {"elif": "if", "else": ("if", "for")}
@@ -187,7 +189,7 @@ def _compare(op: ast.cmpop, left: Any, right: Any) -> bool:
 def _literal(value: Any) -> str:
     if isinstance(value, _Identifier):
         return str(value)
-    return repr(list(value) if isinstance(value, tuple) else value)
+    return py_literal(list(value) if isinstance(value, tuple) else value)
 
 
 @dataclass

@@ -178,7 +178,7 @@ def test_conditions_pick_the_branch_jinja_would():
     """)
     (body,) = [m.body for m in macros(text)]
     assert expand(body, {"kind": "step", "size": 3}).split() == ["a", "=", "3", "d", "=", "unknown_name"]
-    assert expand(body, {"kind": "cos", "size": 3}).split()[:3] == ["b", "=", "'cos'"]
+    assert expand(body, {"kind": "cos", "size": 3}).split()[:3] == ["b", "=", '"cos"']
     assert expand(body, {"kind": "cos", "size": 3}, ["amp"]).split()[:3] == ["c", "=", "1"]
     assert structure_problems("{% if x %}\n") and structure_problems("{% endfor %}")
 
