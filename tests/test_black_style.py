@@ -92,3 +92,13 @@ def test_argparse_layouts_match_black(count):
         "    " + ln for ln in call_lines("parser.add_argument", args, 4)
     ) + "\n"
     assert black.format_str(code, mode=MODE) == code
+
+
+@pytest.mark.parametrize("name", sorted(r.name for r in CATALOG))
+def test_tidying_empty_slots_never_changes_the_program(name, monkeypatch):
+    from snippetgen import rendering
+
+    tidy = rendering._tidy
+    monkeypatch.setattr(rendering, "_tidy", lambda body: body)
+    untidied = raw_render(name)
+    assert ast.dump(ast.parse(tidy(untidied))) == ast.dump(ast.parse(untidied))
