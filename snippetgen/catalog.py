@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from snippetgen.errors import RecipeDefinitionError, UnknownRecipeError
-from snippetgen.recipe import Recipe, load_recipe
+from snippetgen.recipe import NAME_RE, Recipe, load_recipe
 
 BASE_RECIPE = "train"
 PATH_ENV = "SNIPPETGEN_PATH"
@@ -75,10 +75,11 @@ def _intended_name(folder: Path) -> str:
     return name if isinstance(name, str) and name else folder.name
 
 
-def _scan(root: Path, source: str, catalog: Catalog) -> None:
+def _scan(root: Path, source: str, catalog: Catalog, only: set[str] | None = None) -> None:
     if not root.is_dir():
         return
-    for folder in sorted(root.iterdir()):
+    folders = sorted(root.iterdir()) if only is None else [root / name for name in sorted(only)]
+    for folder in folders:
         if not folder.is_dir() or folder.name.startswith(("_", ".")):
             continue
         try:
@@ -101,10 +102,21 @@ def _scan(root: Path, source: str, catalog: Catalog) -> None:
         catalog.recipes[recipe.name] = recipe
 
 
-def load_catalog(extra: list[Path] | None = None) -> Catalog:
-    """Load built-in recipes, then each user directory in order (later ones override)."""
+def load_catalog(extra: list[Path] | None = None, *, names: Iterable[str] | None = None) -> Catalog:
+    """Load built-in recipes, then each user directory in order (later ones override).
+
+    With ``names`` (what a render asks for), only those built-in recipes and the base
+    ``train`` are read, by folder name; user directories are read whole. If any name is not
+    found that way (an alias, a typo, a renamed folder) everything is read, so look-ups and
+    suggestions are exactly those of a full catalog.
+    """
+    wanted = None if names is None else {BASE_RECIPE, *names}
+    if wanted is not None and not all(NAME_RE.match(n) for n in wanted):
+        wanted = None  # not a recipe name (so never a path to follow): read everything
     catalog = Catalog()
-    _scan(catalog.base_dir, "built-in", catalog)
+    _scan(catalog.base_dir, "built-in", catalog, wanted)
     for directory in [*user_dirs(), *(extra or [])]:
         _scan(directory, str(directory), catalog)
+    if wanted is not None and not all(n in catalog.recipes or n in catalog.shadowed for n in wanted):
+        return load_catalog(extra)
     return catalog

@@ -50,12 +50,13 @@ def _guard(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _catalog(quiet: Iterable[str | None] = ()) -> Catalog:
-    """Load the recipes; warn about broken ones (except those in `quiet`, which the command
-    reports as its error); on a terminal, note every recipe that overrides another."""
+def _catalog(quiet: Iterable[str | None] = (), *, only: Iterable[str] | None = None) -> Catalog:
+    """Load the recipes (with `only`, just those: see load_catalog); warn about broken ones
+    (except those in `quiet`, which the command reports as its error); on a terminal, note
+    every recipe that overrides another."""
     from snippetgen.userrecipes import override_notes
 
-    catalog = load_catalog()
+    catalog = load_catalog(names=only)
     hush = {id(catalog.shadowed[n]) for n in quiet if n in catalog.shadowed}
     for problem in catalog.broken:
         if id(problem) not in hush:
@@ -156,7 +157,7 @@ def show(
 def _render_help(recipe_name: str) -> str:
     from snippetgen.rendering import RenderRequest, plan
 
-    catalog = load_catalog()
+    catalog = load_catalog(names=[recipe_name])
     recipe = catalog.get(recipe_name)
     resolved = plan(RenderRequest(recipe.name), catalog)
     lines = [
@@ -221,7 +222,7 @@ def render(
         return
     from snippetgen.userrecipes import check_templates
 
-    catalog = _catalog(quiet=[recipe, *(with_ or [])])
+    catalog = _catalog(quiet=[recipe, *(with_ or [])], only=[recipe, *(with_ or [])])
     base = plan(RenderRequest(recipe, with_=with_ or []), catalog)
     check_templates(base.recipes)
     values = parse_cli_args(base.params, list(ctx.args), recipe=base.target.name)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from snippetgen import cache, paramcode
 from snippetgen.catalog import BASE_RECIPE, Catalog, load_catalog
-from snippetgen.codecheck import CodeProblem, verify
 from snippetgen.errors import CompositionError, ConflictError, RecipeBug, UnknownParamError
 from snippetgen.params import coerce
 from snippetgen.recipe import Param, Recipe
@@ -265,6 +264,8 @@ def render(
     cached = cache.load(key)
     if cached is not None:
         return cached
+    from snippetgen.codecheck import CodeProblem, verify  # not needed on a cache hit
+
     source = render_source(plan_, header)
     try:
         code = verify(source)

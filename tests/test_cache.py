@@ -78,7 +78,9 @@ def test_repeated_render_is_served_from_the_cache(renders_dir, monkeypatch):
     first = render(RenderRequest("mixup", {"alpha": 0.3}))
     assert len(entries(renders_dir)) == 1
     monkeypatch.setattr(render_module, "render_source", None)  # any real render would crash
-    monkeypatch.setattr(render_module, "verify", None)
+    from snippetgen import codecheck
+
+    monkeypatch.setattr(codecheck, "verify", None)
     assert render(RenderRequest("mixup", {"alpha": 0.3})) == first
     assert len(entries(renders_dir)) == 1
 
