@@ -93,12 +93,14 @@ def list_recipes(
         err(f"No recipe has the tag {tag!r}." if tag else "No recipes found.")
         return
     width = max(len(r.name) for r in recipes)
+    lines = []
     for r in recipes:
         extra = f"  [needs {', '.join(r.requires)}]" if r.requires else ""
         if r.source != "built-in":
             overrides = " overriding the built-in" if r.name in catalog.overridden else ""
             extra += f"  [yours: {r.path}{overrides}]"
-        typer.echo(f"{r.name:<{width}}  {r.kind:<7}  {r.summary}  ({', '.join(r.tags)}){extra}")
+        lines.append(f"{r.name:<{width}}  {r.kind:<7}  {r.summary}  ({', '.join(r.tags)}){extra}")
+    _emit("\n".join(lines), Color.never)
 
 
 @app.command()

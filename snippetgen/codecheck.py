@@ -45,16 +45,18 @@ def name_problems(source: str) -> list[str]:
     return sorted(set(problems))
 
 
-def check_source(source: str) -> ast.Module:
-    """Parse and name-check ``source``; raise CodeProblem on the first failure."""
+def check_source(source: str) -> None:
+    """Parse and name-check ``source``; raise CodeProblem on the first failure.
+
+    The compiler's symbol-table pass parses the source itself, so one pass finds syntax
+    errors and name problems alike.
+    """
     try:
-        tree = ast.parse(source)
+        problems = name_problems(source)
     except SyntaxError as exc:
         raise CodeProblem(f"syntax error at line {exc.lineno}: {exc.msg}") from None
-    problems = name_problems(source)
     if problems:
         raise CodeProblem("; ".join(problems))
-    return tree
 
 
 def format_source(source: str) -> str:
