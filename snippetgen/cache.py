@@ -59,11 +59,23 @@ def _installed(package: str) -> str:
     return f"{package} {origin} {stat.st_size} {stat.st_mtime_ns}"
 
 
-def _sha256(data: bytes = b"") -> Any:
-    """A SHA-256 hash object; hashlib (OpenSSL) is loaded only by the commands that hash."""
-    import hashlib
+@functools.lru_cache(maxsize=1)
+def _sha256_type() -> Any:
+    """CPython's built-in SHA-256 where there is one: hashlib would load OpenSSL first,
+    which costs a render served from the cache more than all its hashing. Same digest."""
+    try:
+        from _sha2 import sha256  # CPython 3.12+
+    except ImportError:
+        try:
+            from _sha256 import sha256  # CPython 3.11
+        except ImportError:
+            from hashlib import sha256
+    return sha256
 
-    return hashlib.sha256(data)
+
+def _sha256(data: bytes = b"") -> Any:
+    """A SHA-256 hash object."""
+    return _sha256_type()(data)
 
 
 @functools.lru_cache(maxsize=1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from snippetgen.errors import RecipeDefinitionError, UnknownRecipeError
@@ -28,16 +27,16 @@ def user_dirs() -> list[Path]:
     return [Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip()]
 
 
-@dataclass
 class Catalog:
     """Every recipe by name, with the broken ones and the overrides kept for reporting."""
 
-    recipes: dict[str, Recipe] = field(default_factory=dict)
-    broken: list[RecipeDefinitionError] = field(default_factory=list)
-    overridden: dict[str, list[Recipe]] = field(default_factory=dict)
-    # broken user recipes by name: each hides any earlier recipe of that name
-    shadowed: dict[str, RecipeDefinitionError] = field(default_factory=dict)
-    base_dir: Path = field(default_factory=builtin_dir)
+    def __init__(self, base_dir: Path | None = None) -> None:
+        self.recipes: dict[str, Recipe] = {}
+        self.broken: list[RecipeDefinitionError] = []
+        self.overridden: dict[str, list[Recipe]] = {}
+        # broken user recipes by name: each hides any earlier recipe of that name
+        self.shadowed: dict[str, RecipeDefinitionError] = {}
+        self.base_dir = base_dir or builtin_dir()
 
     def get(self, name: str) -> Recipe:
         recipe = self.recipes.get(name)

@@ -54,14 +54,14 @@ def _catalog(quiet: Iterable[str | None] = (), *, only: Iterable[str] | None = N
     """Load the recipes (with `only`, just those: see load_catalog); warn about broken ones
     (except those in `quiet`, which the command reports as its error); on a terminal, note
     every recipe that overrides another."""
-    from snippetgen.userrecipes import override_notes
-
     catalog = load_catalog(names=only)
     hush = {id(catalog.shadowed[n]) for n in quiet if n in catalog.shadowed}
     for problem in catalog.broken:
         if id(problem) not in hush:
             err(f"warning: skipped: {problem}")
     if sys.stderr.isatty():  # a hint for people; scripts see the override in `list`/`which`
+        from snippetgen.userrecipes import override_notes
+
         for note in override_notes(catalog):
             err(note)
     return catalog

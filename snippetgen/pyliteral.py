@@ -22,7 +22,7 @@ def py_literal(value: Any) -> str:
         return text
     if isinstance(value, list):
         return "[" + ", ".join(py_literal(v) for v in value) + "]"
-    if isinstance(value, tuple):
+    if type(value) is tuple:  # not a NamedTuple: a record is not a value to spell out
         inner = ", ".join(py_literal(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     if isinstance(value, float):

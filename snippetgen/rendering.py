@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from snippetgen import cache, paramcode
 from snippetgen.catalog import BASE_RECIPE, Catalog, load_catalog
@@ -24,30 +24,30 @@ from snippetgen.slots import SLOTS
 if TYPE_CHECKING:  # Jinja is imported only when a template is rendered (not on a cache hit)
     from snippetgen.template_env import Code
 
-_WHITESPACE_LINE = re.compile(r"^[ \t]+\n", re.M)
-_BLANKS_IN_BLOCK = re.compile(r"\n{3,}(?=[ \t])")  # 2+ blank lines before an indented line
-_BLANKS_AT_TOP = re.compile(r"\n{4,}(?=\S)")  # 3+ blank lines before a top-level line
+# Patterns, not compiled objects: only a cache miss needs them (re compiles them on first use).
+_WHITESPACE_LINE = r"(?m)^[ \t]+\n"
+_BLANKS_IN_BLOCK = r"\n{3,}(?=[ \t])"  # 2+ blank lines before an indented line
+_BLANKS_AT_TOP = r"\n{4,}(?=\S)"  # 3+ blank lines before a top-level line
 
 
 def _tidy(body: str) -> str:
     """Undo what empty slots leave behind (lines of bare indentation, runs of blank lines),
     so that output already in black's style is formatted in one pass, not two."""
-    body = _WHITESPACE_LINE.sub("", body)
-    body = _BLANKS_IN_BLOCK.sub("\n\n", body)
-    return _BLANKS_AT_TOP.sub("\n\n\n", body)
+    body = re.sub(_WHITESPACE_LINE, "", body)
+    body = re.sub(_BLANKS_IN_BLOCK, "\n\n", body)
+    return re.sub(_BLANKS_AT_TOP, "\n\n\n", body)
 
 
-@dataclass(frozen=True)
-class RenderRequest:
+# NamedTuples, like the records in recipe.py: much cheaper to create at start-up than dataclasses.
+class RenderRequest(NamedTuple):
     """What to render: a recipe, parameter values (typed or strings) and extra features."""
 
     recipe: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = MappingProxyType({})
     with_: Sequence[str] = ()
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """A resolved request: the recipes in application order and every parameter's value."""
 
     target: Recipe
