@@ -14,8 +14,10 @@ entry is written atomically (temporary file, then ``os.replace``) and carries a 
 its text; an entry that fails it (truncated, edited, garbage) is ignored and removed. The
 folder is safe to delete at any time. ``SNIPPETGEN_NO_CACHE=1`` turns the cache off.
 
-Beside the renders, ``load_toml`` keeps parsed ``recipe.toml`` files (keyed by the SHA-256
-of their text) so that ``list``, ``search`` and ``show`` need not parse TOML on every run.
+Keys are computed with CPython's built-in SHA-256 module, which loads faster than hashlib's
+OpenSSL binding. Beside the renders, ``load_toml`` keeps parsed ``recipe.toml`` files, keyed by
+each file's whole text (nothing to hash), so that ``list``, ``search`` and ``show`` need not
+parse TOML on every run.
 """
 
 from __future__ import annotations

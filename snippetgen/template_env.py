@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, PrefixLoader, StrictUndefined, Undefined
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from snippetgen.pyliteral import py_literal
@@ -55,12 +56,47 @@ def indent_code(text: str, width: int) -> Code:
     return Code("\n".join([lines[0]] + [(pad + ln) if ln.strip() else "" for ln in lines[1:]]))
 
 
+MAX_INT_BITS = 4096  # far beyond any number a recipe needs, and computed instantly
+MAX_REPEAT_LEN = 100_000  # the longest string or list ``*`` may build (Jinja's range limit)
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with the operators that could stall a render bounded: ``**``
+    (``9**(9**9)`` is a single C call that would not return for hours), ``*`` between
+    integers (squaring in a loop grows as fast) and sequence repetition (``'x' * 10**9``).
+    They are intercepted at render time; Jinja does not fold intercepted operators into
+    constants when it compiles a template."""
+
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and _is_int(left) and _is_int(right) and right > 0:
+            bits = abs(left).bit_length()
+            if bits > 1 and (bits - 1) * right > MAX_INT_BITS:
+                raise SecurityError(f"power too large: the result would exceed {MAX_INT_BITS} bits")
+        if operator == "*":
+            if _is_int(left) and _is_int(right):  # squaring in a loop grows as fast as **
+                if abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS:
+                    raise SecurityError(f"product too large: over {MAX_INT_BITS} bits")
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and _is_int(times):
+                    if len(seq) * times > MAX_REPEAT_LEN:
+                        raise SecurityError(
+                            f"repetition too long: over {MAX_REPEAT_LEN} items or characters"
+                        )
+        return super().call_binop(context, operator, left, right)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def make_env(folders: dict[str, Path]) -> ImmutableSandboxedEnvironment:
     """An environment whose templates are addressed as ``<recipe>/<file>``."""
     loader = PrefixLoader(
         {name: FileSystemLoader(str(path)) for name, path in folders.items()}, delimiter="/"
     )
-    env = ImmutableSandboxedEnvironment(
+    env = _BoundedSandbox(
         loader=loader,
         undefined=StrictUndefined,
         finalize=_finalize,

@@ -124,9 +124,17 @@ def test_missing_parameter_attribute_is_undefined_too(user_dir, cli):
         ("{% include '../../../etc/passwd' %}\n", "no template '../../../etc/passwd'"),
         ("{% include 'train/feature.py.j2' %}\n", "no template 'train/feature.py.j2'"),
         ("x = {{ ''.format_map }}\n", "cannot insert a function"),
+        ("x = {{ 9 ** (9 ** 9) }}\n", "power too large"),
+        ("x = {{ 'a' * 10**9 }}\n", "repetition too long"),
+        (
+            "{% set ns = namespace(x=3) %}{% for i in range(64) %}"
+            "{% set ns.x = ns.x * ns.x %}{% endfor %}x = {{ ns.x }}\n",
+            "product too large",
+        ),
     ],
     ids=["syntax", "unused-import", "undefined-name", "jinja-syntax", "zero-division",
-         "huge-range", "recursion", "include-outside", "include-other-recipe", "non-literal"],
+         "huge-range", "recursion", "include-outside", "include-other-recipe", "non-literal",
+         "huge-power", "huge-repetition", "squaring-loop"],
 )
 def test_bad_templates_are_recipe_bugs_never_printed(user_dir, cli, template, problem):
     user_dir("broken", template)
