@@ -39,6 +39,7 @@ SLOT_PLACES = {
     "resume": "main(), before the first epoch",
     "train_mode": "each epoch, after model.train()",
     "batch": "each batch, before the forward pass",
+    "sync_context": "around each batch's forward and backward passes",
     "autocast": "around the forward pass",
     "loss": "each batch, after the loss",
     "objective": "each batch, terms added to the loss before backward",
@@ -60,6 +61,7 @@ SLOT_PLACES = {
 
 # Slots that hold an expression: shown in the statement the training script puts it in.
 EXPRESSION_SLOTS = {
+    "sync_context": "with {code}:\n    ...  # forward, loss and backward",
     "autocast": "with {code}:\n    ...  # the forward pass and the loss",
     "step_condition": "if {code}:\n    ...  # the optimizer step",
 }

@@ -35,6 +35,7 @@ SLOTS: dict[str, str] = {
     "train_mode": "multi",
     # per batch: `inputs`, `targets` on the device; `step` (0-based in the epoch)
     "batch": "multi",
+    "sync_context": "single",  # expression: context manager around forward and backward
     "autocast": "single",  # an expression giving the context manager for the forward pass
     "loss": "multi",  # adjust `loss` (the reported loss) with `outputs`, `targets`
     "objective": "multi",  # extra terms or scaling of `loss` that are not reported

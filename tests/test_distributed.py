@@ -116,3 +116,73 @@ def test_compile_keeps_the_contract(tmp_path):
     state = torch.load(out / "model.pt", weights_only=True)
     assert not any(key.startswith("_orig_mod.") for key in state)
     mod.SmallCNN(num_classes=4).load_state_dict(state)
+
+
+# Runs a generated script under torchrun with DDP counting its gradient all-reduces; each
+# rank writes how many rounds it synchronised and its final parameters (not buffers: each
+# rank's BatchNorm statistics are its own until DDP broadcasts rank 0's at the next forward). With "always-sync",
+# no_sync() is disabled: every micro-batch all-reduces, as a loop without it would.
+SYNC_PROBE = '''\
+import importlib.util
+import sys
+from contextlib import nullcontext
+
+import torch
+import torch.distributed as dist
+from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
+
+spec = importlib.util.spec_from_file_location("script", sys.argv[1])
+script = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(script)
+rounds = []
+
+
+class CountingDDP(script.DistributedDataParallel):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+
+        def hook(state, bucket):
+            if bucket.index() == 0:
+                rounds.append(1)
+            return allreduce_hook(state, bucket)
+
+        self.register_comm_hook(None, hook)
+
+    if sys.argv[2] == "always-sync":
+        def no_sync(self):
+            return nullcontext()
+
+
+built = []
+original_build_model = script.build_model
+script.build_model = lambda args: built.append(original_build_model(args)) or built[-1]
+script.DistributedDataParallel = CountingDDP
+rank = int(__import__("os").environ["RANK"])
+script.main(sys.argv[3:])
+params = {name: p.detach() for name, p in built[0].named_parameters()}
+torch.save({"rounds": len(rounds), "params": params}, f"rank{rank}.pt")
+'''
+
+
+@pytest.mark.slow
+def test_grad_accumulation_all_reduces_once_per_optimizer_step_under_torchrun(tmp_path):
+    script = write_script(tmp_path, "train", {"epochs": 2, "accum-steps": 2},
+                          with_=("grad-accumulation",))
+    probe = tmp_path / "probe.py"
+    probe.write_text(SYNC_PROBE)
+    results = {}
+    for mode in ("no-sync", "always-sync"):
+        folder = tmp_path / mode
+        folder.mkdir()
+        torchrun(probe, str(script), mode, "--output-dir", "run", *TINY, cwd=folder)
+        results[mode] = [torch.load(folder / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    # 3 micro-batches per epoch on each rank, in optimizer steps of 2 + 1: 2 rounds per epoch
+    assert [r["rounds"] for r in results["no-sync"]] == [4, 4]
+    assert [r["rounds"] for r in results["always-sync"]] == [6, 6]
+    for mode in results:  # the ranks agree after every step: the sync did happen
+        first, second = (r["params"] for r in results[mode])
+        assert all(torch.equal(first[k], second[k]) for k in first), mode
+    # and skipping the intermediate all-reduces changes nothing but rounding
+    synced, skipped = results["always-sync"][0]["params"], results["no-sync"][0]["params"]
+    for key in synced:
+        assert torch.allclose(synced[key], skipped[key], rtol=1e-4, atol=1e-6), key
