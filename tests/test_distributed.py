@@ -186,3 +186,49 @@ def test_grad_accumulation_all_reduces_once_per_optimizer_step_under_torchrun(tm
     synced, skipped = results["always-sync"][0]["params"], results["no-sync"][0]["params"]
     for key in synced:
         assert torch.allclose(synced[key], skipped[key], rtol=1e-4, atol=1e-6), key
+
+
+BN_PROBE = '''\
+import importlib.util
+import os
+import sys
+
+import torch
+
+spec = importlib.util.spec_from_file_location("script", sys.argv[1])
+script = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(script)
+seen = {}
+original = script.average_bn_statistics
+
+
+def average_bn_statistics(model):
+    seen["own"] = {k: v.clone() for k, v in model.named_buffers() if "running" in k}
+    original(model)
+    seen["averaged"] = {k: v.clone() for k, v in model.named_buffers() if "running" in k}
+
+
+script.average_bn_statistics = average_bn_statistics
+script.main(sys.argv[2:])
+torch.save(seen, f"rank{os.environ['RANK']}.pt")
+'''
+
+
+@pytest.mark.slow
+def test_swa_bn_statistics_are_averaged_over_ranks_under_torchrun(tmp_path):
+    script = write_script(tmp_path, "train", {"epochs": 2, "swa-start": 1}, with_=("swa",))
+    probe = tmp_path / "probe.py"
+    probe.write_text(BN_PROBE)
+    torchrun(probe, str(script), "--output-dir", "run", *TINY, cwd=tmp_path)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    keys = list(ranks[0]["own"])
+    assert keys and any(k.endswith("running_var") for k in keys)
+    # each rank's update_bn saw its own shard, so their statistics differ ...
+    assert any(not torch.equal(ranks[0]["own"][k], ranks[1]["own"][k]) for k in keys)
+    saved = torch.load(tmp_path / "run" / "swa_model.pt", weights_only=True)
+    for key in keys:
+        mean = (ranks[0]["own"][key] + ranks[1]["own"][key]) / 2
+        # ... and every rank ends with their mean, which rank 0 saves
+        for rank in ranks:
+            assert torch.allclose(rank["averaged"][key], mean, rtol=1e-6, atol=1e-7), key
+        assert torch.equal(saved[key.removeprefix("module.")], ranks[0]["averaged"][key])
