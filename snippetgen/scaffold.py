@@ -474,6 +474,8 @@ def _readme(project: Project, catalog: Catalog, values: Mapping[str, Any], param
 
 def _pyproject(package: str, requires: Sequence[str], description: str) -> str:
     deps = ["torch>=2.4", *requires]
+    if not any(re.match(r"numpy\b", dep) for dep in requires):
+        deps.insert(1, "numpy>=1.24")  # without it torch warns on every import
     return textwrap.dedent(f"""\
         [build-system]
         requires = ["setuptools>=64"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import io
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -54,6 +55,12 @@ def project(tmp_path_factory):
     assert result.exit_code == 0, result.stderr
     assert f"created {root}" in result.stderr and result.stdout == ""
     return root
+
+
+def test_pyproject_depends_on_torch_and_numpy_once(project):
+    deps = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = [re.split(r"[<>=\s]", dep)[0] for dep in deps]
+    assert names.count("torch") == 1 and names.count("numpy") == 1, deps  # no NumPy warning
 
 
 def test_layout_and_clean_modules(project):
