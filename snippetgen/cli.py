@@ -17,8 +17,10 @@ from snippetgen.catalog import Catalog, load_catalog
 from snippetgen.completion import RecipeCommand, complete_feature, complete_recipe
 from snippetgen.errors import OverwriteError, SnippetgenError, UserError
 from snippetgen.output import Color, atomic_write, highlight, use_color
+from snippetgen.usage import OneLineErrors
 
 app = typer.Typer(
+    cls=OneLineErrors,
     name="snippetgen",
     help="Look up PyTorch training recipes and render them into runnable scripts.",
     no_args_is_help=True,
@@ -228,12 +230,12 @@ def render(
     base = plan(RenderRequest(recipe, with_=with_ or []), catalog)
     check_templates(base.recipes)
     values = parse_cli_args(base.params, list(ctx.args), recipe=base.target.name)
+    if output is not None and output.is_dir():
+        raise UserError(f"Cannot write {output}: it is a folder; give a file name.")
     if output is not None and output.exists() and not force:
         raise OverwriteError(path=str(output))
     if output is not None and not output.parent.is_dir():
         raise UserError(f"Cannot write {output}: folder {output.parent} does not exist.")
-    if output is not None and output.is_dir():
-        raise UserError(f"Cannot write {output}: it is a folder; give a file name.")
     command = base.command(values, with_ or [])
     code = run_render(RenderRequest(recipe, values, with_ or []), catalog, command=command)
     if output is None:

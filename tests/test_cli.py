@@ -188,6 +188,15 @@ BAD_INPUTS = {
     ),
     "output-folder-missing": (["render", "mixup", "-o", "no/such/dir/x.py"], ["no/such/dir"]),
     "output-is-a-folder": (["render", "mixup", "-o", ".", "--force"], ["folder"]),
+    "output-is-a-folder-no-force": (["render", "mixup", "-o", "."], ["it is a folder"]),
+    # errors click finds while parsing the command line, in the same one-sentence form
+    "unknown-command": (["rendr", "mixup"], ["No such command 'rendr'", "'render'",
+                                             "'snippetgen --help'"]),
+    "unknown-option": (["list", "--bogus"], ["--bogus", "'snippetgen list --help'"]),
+    "missing-argument": (["show"], ["Missing argument", "'snippetgen show --help'"]),
+    "bad-option-type": (["search", "x", "--limit", "abc"], ["--limit", "'abc'"]),
+    "option-needs-value": (["render", "train", "--with"], ["--with", "'snippetgen render --help'"]),
+    "bad-color": (["render", "mixup", "--color", "maybe"], ["--color", "'maybe'"]),
 }
 
 
@@ -197,9 +206,14 @@ def test_bad_input_is_one_sentence_exit_2_nothing_written(cli, user_recipes, tmp
     assert list(tmp_path.iterdir()) == []
 
 
-def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
-    proc = run_cli("render", "train", "--lr", "inf", cwd=tmp_path)
-    assert_one_sentence((proc.returncode, proc.stdout, proc.stderr), "--lr")
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [(["render", "train", "--lr", "inf"], "--lr"), (["lst"], "did you mean 'list'?")],
+    ids=["bad-value", "unknown-command"],
+)
+def test_bad_input_in_a_real_process_has_no_traceback(tmp_path, args, fragment):
+    proc = run_cli(*args, cwd=tmp_path)
+    assert_one_sentence((proc.returncode, proc.stdout, proc.stderr), fragment)
     assert list(tmp_path.iterdir()) == []
 
 
