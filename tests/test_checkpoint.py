@@ -33,6 +33,12 @@ def load(path: Path):
     return torch.load(path, weights_only=True)
 
 
+def unplanned(checkpoint: dict) -> dict:
+    """A checkpoint without `epochs` (the saving run's --epochs). The tests stand for an
+    interrupted run with a shorter --epochs, so only that entry tells the two apart."""
+    return {key: value for key, value in checkpoint.items() if key != "epochs"}
+
+
 def module(tmp_path, with_=(), **params):
     return load_module(write_script(tmp_path, "checkpoint", params, with_))
 
@@ -57,7 +63,7 @@ def assert_identical_runs(a: Path, b: Path):
     assert read_metrics(a) == read_metrics(b)
     assert state_equal(load(a / "model.pt"), load(b / "model.pt"))
     assert same(load(a / "last.pt"), load(b / "last.pt")), "model, optimizer, RNG states, ..."
-    assert same(load(a / "best.pt"), load(b / "best.pt"))
+    assert same(unplanned(load(a / "best.pt")), unplanned(load(b / "best.pt")))
 
 
 def test_checkpoint_contents_are_plain_and_complete(tmp_path):
@@ -130,6 +136,30 @@ def test_resume_restores_the_scheduler(tmp_path):
     lrs = [row["lr"] for row in read_metrics(resumed)]
     assert lrs == pytest.approx([0.05, 0.05, 0.05, 0.005])
     assert load(resumed / "last.pt")["scheduler"]["last_epoch"] == 4
+
+
+def test_resuming_with_another_epochs_warns_that_the_schedule_keeps_its_plan(tmp_path, capsys):
+    mod = module(tmp_path)
+    mod.build_scheduler = lambda optimizer, args, steps_per_epoch=1: (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+    )
+    out = tmp_path / "run"
+    run(mod, out, 2)
+    assert load(out / "last.pt")["epochs"] == 2
+    capsys.readouterr()
+    run(mod, out, 3, "--resume")  # train longer: the restored cosine still ends at epoch 2
+    err = capsys.readouterr().err
+    assert "warning: " in err and "--epochs 2" in err and "not --epochs 3" in err
+    assert load(out / "last.pt")["scheduler"]["T_max"] == 2  # what the warning says
+    run(mod, tmp_path / "same", 3)
+    capsys.readouterr()
+    run(mod, tmp_path / "same", 3, "--resume")  # the same plan: no warning
+    assert "warning" not in capsys.readouterr().err
+    mod.build_scheduler = lambda optimizer, args, steps_per_epoch=1: None
+    run(mod, tmp_path / "plain", 1)
+    capsys.readouterr()
+    run(mod, tmp_path / "plain", 2, "--resume")  # no schedule, nothing to warn about
+    assert "warning" not in capsys.readouterr().err
 
 
 def test_last_pt_is_written_atomically(tmp_path, monkeypatch):
@@ -300,7 +330,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     assert err.count("\n") == 1 and "loss became nan in epoch 3" in err
     last = load(out / "last.pt")
     assert last["epoch"] == 2
-    assert same(last, load(reference / "last.pt")), "the epoch-2 checkpoint is intact"
+    assert last["epochs"] == 5
+    assert same(unplanned(last), unplanned(load(reference / "last.pt"))), "epoch 2 intact"
     assert not (out / "model.pt").exists()
     # and it resumes: the good epochs are kept, the NaN epoch is dropped and redone
     mod.build_criterion = build_criterion
