@@ -339,3 +339,35 @@ def test_onecycle_counts_optimizer_steps_under_grad_accumulation(tmp_path):
             reference.step()
     assert [row["lr"] for row in history] == sequence
     assert scheduler_warnings(caught) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [("onecycle", ["--max-lr", "0.2"]), ("cyclic", ["--base-lr", "0.01", "--max-lr", "0.1"])],
+)
+def test_per_step_kinds_keep_finetunes_per_group_lrs_in_proportion(tmp_path, kind, options):
+    """--max-lr (and --base-lr) are the head's; the backbone keeps its ratio to it."""
+    script = write_script(
+        tmp_path, "train", {"mode": "differential", "backbone-lr": 0.002, "head-lr": 0.02},
+        with_=("finetune", "lr-schedule"),
+    )
+    mod = load_module(script)
+    per_step = []
+    build_optimizer = mod.build_optimizer
+
+    def recording_optimizer(model, args):
+        optimizer = build_optimizer(model, args)
+        optimizer.register_step_pre_hook(
+            lambda opt, *_: per_step.append([group["lr"] for group in opt.param_groups])
+        )
+        return optimizer
+
+    mod.build_optimizer = recording_optimizer
+    mod.main(["--output-dir", str(tmp_path / "run"), "--kind", kind, *options, "--epochs", "2",
+              "--train-size", "48", "--val-size", "16", "--batch-size", "16"])
+    assert len(per_step) == 6 and len({head for _, head in per_step}) > 1  # the LR moves
+    for backbone, head in per_step:
+        assert backbone == pytest.approx(head / 10, rel=1e-12)
+    heads = [head for _, head in per_step]
+    peak = 0.2 if kind == "onecycle" else 0.1
+    assert max(heads) <= peak * (1 + 1e-12)
