@@ -343,7 +343,7 @@ def main() -> None:
     # One command runs, then the process exits, so what is imported by now (Typer and
     # snippetgen's modules) lives until then: freeze it, and the cyclic collector stops
     # rescanning it in every full collection while rendering allocates (black's parse
-    # trees). That was about a tenth of a cold render's CPU time (docs/performance.md).
+    # trees). That was a sixth of a cold render's CPU time (docs/performance.md).
     gc.freeze()
 
     try:
