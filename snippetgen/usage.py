@@ -16,6 +16,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from snippetgen.errors import closest
+
 try:  # Typer 0.2x ships its own copy of click
     from typer._click import exceptions as click_exceptions
 except ImportError:  # older Typer runs on click itself
@@ -46,11 +48,9 @@ class OneLineErrors(TyperGroup):
         try:
             return super().resolve_command(ctx, args)
         except click_exceptions.UsageError:
-            import difflib
-
             name = args[0] if args else ""
-            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.5)
-            if close and name and not name.startswith("-"):
+            close = closest(name, self.list_commands(ctx)) if name[:1] not in ("", "-") else []
+            if close:
                 names = ", ".join(repr(c) for c in close)
                 raise click_exceptions.UsageError(
                     f"No such command {name!r}; did you mean {names}?", ctx

@@ -118,22 +118,29 @@ def test_compile_keeps_the_contract(tmp_path):
     mod.SmallCNN(num_classes=4).load_state_dict(state)
 
 
-# Runs a generated script under torchrun with DDP counting its gradient all-reduces; each
-# rank writes how many rounds it synchronised and its final parameters (not buffers: each
-# rank's BatchNorm statistics are its own until DDP broadcasts rank 0's at the next forward). With "always-sync",
-# no_sync() is disabled: every micro-batch all-reduces, as a loop without it would.
-SYNC_PROBE = '''\
+# The start of every probe: run under torchrun as `probe.py SCRIPT ...`, it imports the
+# generated script as `script` (its main() not yet run) so the probe can instrument it.
+PROBE_HEAD = '''\
 import importlib.util
+import os
 import sys
 from contextlib import nullcontext
 
 import torch
-import torch.distributed as dist
-from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
 
 spec = importlib.util.spec_from_file_location("script", sys.argv[1])
 script = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(script)
+'''
+
+# Runs a generated script under torchrun with DDP counting its gradient all-reduces; each
+# rank writes how many rounds it synchronised and its final parameters (not buffers: each
+# rank's BatchNorm statistics are its own until DDP broadcasts rank 0's at the next
+# forward). With "always-sync", no_sync() is disabled: every micro-batch all-reduces, as a
+# loop without it would.
+SYNC_PROBE = PROBE_HEAD + '''\
+from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
+
 rounds = []
 
 
@@ -157,10 +164,9 @@ built = []
 original_build_model = script.build_model
 script.build_model = lambda args: built.append(original_build_model(args)) or built[-1]
 script.DistributedDataParallel = CountingDDP
-rank = int(__import__("os").environ["RANK"])
 script.main(sys.argv[3:])
 params = {name: p.detach() for name, p in built[0].named_parameters()}
-torch.save({"rounds": len(rounds), "params": params}, f"rank{rank}.pt")
+torch.save({"rounds": len(rounds), "params": params}, f"rank{os.environ['RANK']}.pt")
 '''
 
 
@@ -188,16 +194,7 @@ def test_grad_accumulation_all_reduces_once_per_optimizer_step_under_torchrun(tm
         assert torch.allclose(synced[key], skipped[key], rtol=1e-4, atol=1e-6), key
 
 
-BN_PROBE = '''\
-import importlib.util
-import os
-import sys
-
-import torch
-
-spec = importlib.util.spec_from_file_location("script", sys.argv[1])
-script = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(script)
+BN_PROBE = PROBE_HEAD + '''\
 seen = {}
 original = script.average_bn_statistics
 
