@@ -2,25 +2,46 @@
 
 ``show`` prints a feature's essential slot macros as plain Python, and ``list`` checks user
 recipes, without importing Jinja (the look-up commands stay fast). This module knows the
-small subset of Jinja that recipe templates use: ``{% macro %}``, ``{% if/elif/else %}``,
-``{{ p.name }}`` and ``{{ ident("name") }}``. Conditions are evaluated for the given
-parameter values (``p.kind == "step"``, ``has("amp")``); a condition it cannot evaluate
-keeps every branch. Rendering for real is Jinja's job (snippetgen.rendering).
+small subset of Jinja that recipe templates use, and reads it as the render's environment
+does (snippetgen.template_env: trim_blocks, lstrip_blocks, ``-``/``+`` whitespace control,
+literal output):
+
+- ``{% macro %}`` blocks (:func:`macros`) and ``{% if/elif/else %}``;
+- ``{{ expression }}`` becomes the value's Python literal; an ``ident("name")`` is inserted
+  as is;
+- expressions of constants (``true``/``none`` included), lists and tuples, ``p.name`` and
+  ``p["name"]``, ``features``, ``feature_list``, ``has("amp")``, ``ident("name")``,
+  comparisons, ``and``/``or``/``not``, unary ``-``/``+`` and ``x if c else y``.
+
+Anything else is not evaluated: ``{{ expr }}`` is kept as its bare expression, an ``if`` on
+it keeps every branch, and other blocks (``for``, ``filter``, ...) keep their body once.
+Rendering for real is Jinja's job (snippetgen.rendering); tests/test_template_text.py
+checks that this reading gives Jinja's text.
 """
 
 from __future__ import annotations
 
 import ast
+import keyword
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from snippetgen.pyliteral import py_literal
 
-_TAG = re.compile(r"\{%-?\s*(.*?)\s*-?%\}|\{\{-?\s*(.*?)\s*-?\}\}|\{#.*?#\}", re.S)
+# A tag, with its whitespace-control signs: {% statement %}, {{ expression }} or {# comment #}.
+_TAG = re.compile(
+    r"\{%(?P<block_sign>[-+]?)\s*(?P<statement>.*?)\s*(?P<block_end>[-+]?)%\}"
+    r"|\{\{(?P<variable_sign>[-+]?)\s*(?P<expression>.*?)\s*(?P<variable_end>-?)\}\}"
+    r"|\{#(?P<comment_sign>[-+]?).*?(?P<comment_end>[-+]?)#\}",
+    re.S,
+)
+_SPACE = re.compile(r"\s*")
+_NEWLINE = re.compile(r"\r\n|\r")  # Jinja reads every line break of a template as \n
 _OPENERS = {"if", "for", "macro", "call", "filter", "block", "with", "raw", "autoescape"}
-_MIDDLES = {"elif": "if", "else": ("if", "for")}
+_MIDDLES = {"elif": ("if",), "else": ("if", "for")}
+_OTHER_TAGS = {"set", "include", "import", "from", "extends", "do", "break", "continue"}
 
 
 class TemplateShapeError(ValueError):
@@ -30,11 +51,100 @@ class TemplateShapeError(ValueError):
 @dataclass(frozen=True)
 class Macro:
     name: str
-    body: str  # the raw template text between the macro tags
+    body: str  # the template text between the macro tags, less what Jinja trims there
 
 
 def _word(statement: str) -> str:
     return statement.split(None, 1)[0] if statement.split() else ""
+
+
+# --- lexing: what Jinja's lexer makes of the text around tags --------------------------------
+
+
+class _Token(NamedTuple):
+    """A piece of template text. Tokens tile the text: a tag's span takes in the whitespace
+    that trim_blocks, lstrip_blocks and ``-`` remove around it, so ``text`` tokens hold
+    exactly the text Jinja outputs."""
+
+    kind: str  # "text", "statement", "expression" or "comment"
+    content: str  # the text, the statement or the expression
+    start: int
+    end: int
+
+
+def _tag_kind(match: re.Match[str]) -> tuple[str, str, str, str]:
+    """kind, content, opening sign and closing sign of a tag."""
+    if match.group("statement") is not None:
+        return "statement", match["statement"], match["block_sign"], match["block_end"]
+    if match.group("expression") is not None:
+        return "expression", match["expression"], match["variable_sign"], match["variable_end"]
+    return "comment", "", match["comment_sign"], match["comment_end"]
+
+
+def _text_end(before: str, kind: str, sign: str, line_starting: bool) -> int:
+    """How much of the text before a tag is output: ``{%-`` strips all whitespace before it;
+    lstrip_blocks strips the indentation of a block or comment tag that starts its line."""
+    if sign == "-":
+        return len(before.rstrip())
+    if sign == "+" or kind == "expression":
+        return len(before)
+    line = before.rfind("\n") + 1
+    rest = before[line:]
+    if (line > 0 or line_starting) and rest and rest.isspace():
+        return line
+    return len(before)
+
+
+def _tag_end(text: str, end: int, kind: str, sign: str) -> int:
+    """Where the text after a tag starts: ``-%}`` strips all whitespace after it;
+    trim_blocks drops the one newline right after a block or comment tag."""
+    if sign == "-":
+        return _SPACE.match(text, end).end()  # type: ignore[union-attr]  # \s* always matches
+    if not sign and kind != "expression" and text.startswith("\n", end):
+        return end + 1
+    return end
+
+
+def _lex(text: str) -> Iterator[_Token]:
+    """The tokens of a template whose line breaks are all ``\\n`` (see :func:`_lines`)."""
+    position = 0
+    line_starting = True  # Jinja's lexer: the last thing read ended a line (or nothing was read)
+    for match in _TAG.finditer(text):
+        kind, content, opening, closing = _tag_kind(match)
+        before = text[position : match.start()]
+        stop = position + _text_end(before, kind, opening, line_starting)
+        if stop > position:
+            yield _Token("text", text[position:stop], position, stop)
+        after = _tag_end(text, match.end(), kind, closing)
+        yield _Token(kind, content, stop, after)
+        line_starting = after > match.end() and text[after - 1] == "\n"
+        position = after
+    if position < len(text):
+        yield _Token("text", text[position:], position, len(text))
+
+
+def _lines(text: str) -> str:
+    """The text with every line break as ``\\n``, as Jinja's lexer reads it."""
+    return _NEWLINE.sub("\n", text)
+
+
+# --- structure checks and macros ---------------------------------------------------------------
+
+
+def _tag_problem(word: str, statement: str, line: int, stack: list[tuple[str, int]]) -> str | None:
+    """Update the stack of open blocks for one tag; a problem with it, if any."""
+    if word in _OPENERS or (word == "set" and "=" not in statement):
+        stack.append((word, line))
+    elif word in _MIDDLES:
+        if not stack or stack[-1][0] not in _MIDDLES[word]:
+            return f"{{% {word} %}} outside an if block at line {line}"
+    elif word.startswith("end"):
+        if not stack or stack[-1][0] != word[3:]:
+            return f"unexpected {{% {word} %}} at line {line}"
+        stack.pop()
+    elif word not in _OTHER_TAGS:
+        return f"unknown tag {{% {word} %}} at line {line}"
+    return None
 
 
 def structure_problems(text: str) -> list[str]:
@@ -42,27 +152,14 @@ def structure_problems(text: str) -> list[str]:
     problems: list[str] = []
     stack: list[tuple[str, int]] = []
     for match in _TAG.finditer(text):
-        line = text.count("\n", 0, match.start()) + 1
-        statement = match.group(1)
+        statement = match.group("statement")
         if statement is None:
             continue
-        word = _word(statement)
-        if word in _OPENERS or (word == "set" and "=" not in statement):
-            stack.append((word, line))
-        elif word in _MIDDLES:
-            allowed = _MIDDLES[word]
-            if not stack or stack[-1][0] not in (allowed if isinstance(allowed, tuple) else (allowed,)):
-                problems.append(f"{{% {word} %}} outside an if block at line {line}")
-        elif word.startswith("end"):
-            opener = word[3:]
-            if not stack or stack[-1][0] != opener:
-                problems.append(f"unexpected {{% {word} %}} at line {line}")
-                continue
-            stack.pop()
-        elif word not in ("set", "include", "import", "from", "extends", "do", "break", "continue"):
-            problems.append(f"unknown tag {{% {word} %}} at line {line}")
-    for word, line in stack:
-        problems.append(f"{{% {word} %}} at line {line} is never closed")
+        line = text.count("\n", 0, match.start()) + 1
+        problem = _tag_problem(_word(statement), statement, line, stack)
+        if problem:
+            problems.append(problem)
+    problems += [f"{{% {word} %}} at line {line} is never closed" for word, line in stack]
     stripped = _TAG.sub("", text)
     for opener in ("{%", "{#"):
         if opener in stripped:
@@ -72,198 +169,290 @@ def structure_problems(text: str) -> list[str]:
 
 
 def macros(text: str) -> list[Macro]:
-    """The top-level ``{% macro name() %}`` blocks of a template, in order."""
+    """The top-level ``{% macro name() %}`` blocks of a template, in order.
+
+    A body is the text Jinja's macro outputs from, read as if it started a line (it does
+    when the macro tag ends its line, as in every recipe)."""
     found: list[Macro] = []
     depth = 0
     start = 0
     name = ""
-    for match in _TAG.finditer(text):
-        statement = match.group(1)
-        if statement is None:
-            continue
-        word = _word(statement)
+    text = _lines(text)
+    for token in _lex(text):
+        word = _word(token.content) if token.kind == "statement" else ""
         if word == "macro":
             if depth == 0:
-                head = statement[len("macro") :].strip()
-                name = head.split("(", 1)[0].strip()
-                start = _after_tag_line(text, match.end())
+                name = token.content[len("macro") :].split("(", 1)[0].strip()
+                start = token.end
             depth += 1
         elif word == "endmacro":
             depth -= 1
             if depth == 0:
-                found.append(Macro(name, text[start : _before_tag_line(text, match.start())]))
+                found.append(Macro(name, text[start : token.start]))
     return found
 
 
-def _after_tag_line(text: str, end: int) -> int:
-    """Where the text after a tag starts (trim_blocks drops the newline after a tag)."""
-    return end + 1 if text[end : end + 1] == "\n" else end
-
-
-def _before_tag_line(text: str, start: int) -> int:
-    """Where the text before a tag ends (lstrip_blocks drops indentation before a tag)."""
-    line_start = text.rfind("\n", 0, start) + 1
-    return line_start if not text[line_start:start].strip() else start
+# --- expressions -------------------------------------------------------------------------------
 
 
 class _Unknown(Exception):
     """An expression this reader does not evaluate."""
 
 
-class _Evaluator:
-    def __init__(self, values: Mapping[str, Any], features: Sequence[str]) -> None:
-        self.values = dict(values)
-        self.features = list(features)
-
-    def __call__(self, expression: str) -> Any:
-        source = re.sub(r"\btrue\b", "True", expression)
-        source = re.sub(r"\bfalse\b", "False", source)
-        source = re.sub(r"\bnone\b", "None", source)
-        try:
-            tree = ast.parse(source.strip(), mode="eval")
-        except SyntaxError:
-            raise _Unknown(expression) from None
-        return self.eval(tree.body)
-
-    def eval(self, node: ast.AST) -> Any:  # noqa: C901 - one branch per node type
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, ast.Name):
-            if node.id == "features":
-                return self.features
-            raise _Unknown(node.id)
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "p":
-            if node.attr in self.values:
-                return self.values[node.attr]
-            raise _Unknown(node.attr)
-        if isinstance(node, ast.List | ast.Tuple):
-            return [self.eval(item) for item in node.elts]
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return not self.eval(node.operand)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return -self.eval(node.operand)
-        if isinstance(node, ast.BoolOp):
-            results = [self.eval(value) for value in node.values]
-            return all(results) if isinstance(node.op, ast.And) else any(results)
-        if isinstance(node, ast.Compare):
-            left = self.eval(node.left)
-            for op, right_node in zip(node.ops, node.comparators, strict=True):
-                right = self.eval(right_node)
-                if not _compare(op, left, right):
-                    return False
-                left = right
-            return True
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) == 1:
-            argument = self.eval(node.args[0])
-            if node.func.id == "has":
-                return argument in self.features
-            if node.func.id == "ident" and isinstance(argument, str):
-                return _Identifier(argument)
-        raise _Unknown(ast.dump(node))
-
-
 class _Identifier(str):
     """ident("name"): inserted as is, not as a string literal."""
 
 
-def _compare(op: ast.cmpop, left: Any, right: Any) -> bool:
-    table = {
-        ast.Eq: lambda: left == right,
-        ast.NotEq: lambda: left != right,
-        ast.Lt: lambda: left < right,
-        ast.LtE: lambda: left <= right,
-        ast.Gt: lambda: left > right,
-        ast.GtE: lambda: left >= right,
-        ast.In: lambda: left in right,
-        ast.NotIn: lambda: left not in right,
-    }
-    for kind, fn in table.items():
-        if isinstance(op, kind):
-            try:
-                return bool(fn())
-            except TypeError:
-                raise _Unknown("comparison") from None
-    raise _Unknown("operator")
+_CONSTANT_TYPES = (str, int, float, bool, type(None))  # the literals Jinja's syntax has
+_JINJA_NAMES = {"true": True, "false": False, "none": None}
+_COMPARISONS: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
+    ast.Eq: lambda a, b: a == b,
+    ast.NotEq: lambda a, b: a != b,
+    ast.Lt: lambda a, b: a < b,
+    ast.LtE: lambda a, b: a <= b,
+    ast.Gt: lambda a, b: a > b,
+    ast.GtE: lambda a, b: a >= b,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+}
+_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
+    ast.Not: lambda a: not a,
+    ast.USub: lambda a: -a,
+    ast.UAdd: lambda a: +a,
+}
+
+
+def _is_identifier(name: Any) -> bool:
+    """What ``ident()`` accepts (snippetgen.template_env.ident)."""
+    return isinstance(name, str) and name.isidentifier() and name.isascii() and not keyword.iskeyword(name)
+
+
+class _Evaluator:
+    """Evaluates the expressions of the subset, as Jinja would, for given parameter values."""
+
+    def __init__(self, values: Mapping[str, Any], features: Sequence[str]) -> None:
+        self.values = dict(values)
+        self.features = list(features)
+        self.handlers: dict[type[ast.AST], Callable[[Any], Any]] = {
+            ast.Constant: self._constant,
+            ast.Name: self._name,
+            ast.Attribute: self._attribute,
+            ast.Subscript: self._subscript,
+            ast.List: lambda node: [self.eval(item) for item in node.elts],
+            ast.Tuple: lambda node: tuple(self.eval(item) for item in node.elts),
+            ast.UnaryOp: self._unary,
+            ast.BoolOp: self._bool_op,
+            ast.Compare: self._compare,
+            ast.IfExp: self._if_expression,
+            ast.Call: self._call,
+        }
+
+    def __call__(self, expression: str) -> Any:
+        source = expression.strip()
+        if "\n" in source:  # Jinja reads a tag over several lines; Python needs brackets
+            source = f"({source})"
+        try:
+            tree = ast.parse(source, mode="eval")
+        except SyntaxError:
+            raise _Unknown(expression) from None
+        return self.eval(tree.body)
+
+    def eval(self, node: ast.AST) -> Any:
+        handler = self.handlers.get(type(node))
+        if handler is None:
+            raise _Unknown(ast.dump(node))
+        return handler(node)
+
+    def _constant(self, node: ast.Constant) -> Any:
+        if not isinstance(node.value, _CONSTANT_TYPES):  # b"", 1j, ...: not Jinja syntax
+            raise _Unknown(repr(node.value))
+        return node.value
+
+    def _name(self, node: ast.Name) -> Any:
+        if node.id in _JINJA_NAMES:
+            return _JINJA_NAMES[node.id]
+        if node.id == "features":
+            return list(self.features)
+        if node.id == "feature_list":
+            return _Identifier(", ".join(self.features))
+        raise _Unknown(node.id)
+
+    def _parameter(self, name: Any) -> Any:
+        if isinstance(name, str) and name in self.values:
+            return self.values[name]
+        raise _Unknown(repr(name))
+
+    def _attribute(self, node: ast.Attribute) -> Any:
+        # p.keys is the dict's method in Jinja, not a parameter named "keys"
+        if isinstance(node.value, ast.Name) and node.value.id == "p" and not hasattr(dict, node.attr):
+            return self._parameter(node.attr)
+        raise _Unknown(node.attr)
+
+    def _subscript(self, node: ast.Subscript) -> Any:
+        if isinstance(node.value, ast.Name) and node.value.id == "p":
+            return self._parameter(self.eval(node.slice))
+        raise _Unknown("subscript")
+
+    def _unary(self, node: ast.UnaryOp) -> Any:
+        operator = _UNARY.get(type(node.op))
+        if operator is None:
+            raise _Unknown("operator")
+        return _guarded(operator, self.eval(node.operand))
+
+    def _bool_op(self, node: ast.BoolOp) -> Any:
+        """``and``/``or`` give an operand, as in Python and Jinja, and stop at the first
+        that decides (an operand after it need not be known)."""
+        wanted = isinstance(node.op, ast.Or)  # or stops at a true operand, and at a false one
+        value: Any = None
+        for item in node.values:
+            value = self.eval(item)
+            if bool(value) == wanted:
+                return value
+        return value
+
+    def _compare(self, node: ast.Compare) -> bool:
+        left = self.eval(node.left)
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
+            operator = _COMPARISONS.get(type(op))
+            if operator is None:  # is, is not: Jinja tests, not identity
+                raise _Unknown("operator")
+            right = self.eval(right_node)
+            if not _guarded(operator, left, right):
+                return False
+            left = right
+        return True
+
+    def _if_expression(self, node: ast.IfExp) -> Any:
+        return self.eval(node.body if self.eval(node.test) else node.orelse)
+
+    def _call(self, node: ast.Call) -> Any:
+        if not isinstance(node.func, ast.Name) or len(node.args) != 1 or node.keywords:
+            raise _Unknown("call")
+        argument = self.eval(node.args[0])
+        if node.func.id == "has":
+            return argument in self.features
+        if node.func.id == "ident" and _is_identifier(argument):
+            return _Identifier(argument)
+        raise _Unknown(node.func.id)
+
+
+def _guarded(operator: Callable[..., Any], *operands: Any) -> Any:
+    """An operation whose TypeError (``1 < "a"``) Jinja would raise: not evaluated here."""
+    try:
+        return operator(*operands)
+    except TypeError:
+        raise _Unknown("operands") from None
 
 
 def _literal(value: Any) -> str:
+    """What the environment's finalize writes for a value: its literal, or an identifier."""
     if isinstance(value, _Identifier):
         return str(value)
-    return py_literal(list(value) if isinstance(value, tuple) else value)
+    return py_literal(value)
+
+
+# --- expansion ---------------------------------------------------------------------------------
 
 
 @dataclass
-class _Branch:
+class _Frame:
+    """An open block: whether its current branch is output."""
+
+    word: str
     parent_active: bool
-    taken: bool  # a branch of this if was chosen already
     active: bool
-    known: bool  # False: conditions could not be evaluated; every branch is kept
+    taken: bool = False  # an if: a branch was chosen already
+    known: bool = True  # False: conditions could not be evaluated; every branch is kept
+
+
+class _Expansion:
+    """Template tokens in, plain code out, for one set of parameter values."""
+
+    def __init__(self, evaluate: _Evaluator) -> None:
+        self.evaluate = evaluate
+        self.out: list[str] = []
+        self.stack: list[_Frame] = []
+        self.statements: dict[str, Callable[[str], None]] = {
+            "if": self._if,
+            "elif": self._elif,
+            "else": self._else,
+        }
+
+    @property
+    def active(self) -> bool:
+        return not self.stack or self.stack[-1].active
+
+    def feed(self, token: _Token) -> None:
+        if token.kind == "statement":
+            self._statement(token.content)
+        elif not self.active or token.kind == "comment":
+            return
+        elif token.kind == "text":
+            self.out.append(token.content)
+        else:
+            self.out.append(self._expression(token.content))
+
+    def _expression(self, expression: str) -> str:
+        try:
+            return _literal(self.evaluate(expression))
+        except _Unknown:
+            return expression
+
+    def _condition(self, expression: str) -> bool | None:
+        """The truth of a condition; None when it cannot be evaluated."""
+        try:
+            return bool(self.evaluate(expression))
+        except _Unknown:
+            return None
+
+    def _statement(self, statement: str) -> None:
+        word = _word(statement)
+        rest = statement[len(word) :].strip()
+        if word in self.statements:
+            self.statements[word](rest)
+        elif word in _OPENERS:  # a block this reader does not run: its body is kept once
+            self.stack.append(_Frame(word, self.active, self.active, known=False))
+        elif word.startswith("end") and self.stack and self.stack[-1].word == word[3:]:
+            self.stack.pop()
+
+    def _if(self, condition: str) -> None:
+        chosen = self._condition(condition)
+        parent = self.active
+        known = chosen is not None
+        self.stack.append(_Frame("if", parent, parent and chosen is not False, bool(chosen), known))
+
+    def _branch(self, chosen: bool | None) -> None:
+        """Enter the next branch of the innermost block (chosen None: unknown)."""
+        frame = self.stack[-1]
+        if chosen is None or not frame.known:
+            frame.known = False
+            frame.active = frame.parent_active
+            return
+        chosen = chosen and not frame.taken
+        frame.active = frame.parent_active and chosen
+        frame.taken = frame.taken or chosen
+
+    def _elif(self, condition: str) -> None:
+        if not self.stack:
+            return
+        frame = self.stack[-1]
+        if frame.known and frame.taken:  # a branch was chosen: this condition is not evaluated
+            self._branch(False)
+        else:
+            self._branch(self._condition(condition) if frame.known else None)
+
+    def _else(self, _: str) -> None:
+        if self.stack:
+            self._branch(True)
 
 
 def expand(text: str, values: Mapping[str, Any], features: Sequence[str] = ()) -> str:
     """The template text as plain code for these parameter values (keyed by Python name).
 
-    Block tags alone on a line remove their line (like trim_blocks and lstrip_blocks);
+    Whitespace around tags is removed as the render's environment removes it;
     ``{{ expr }}`` becomes the value's literal, or the bare expression when unknown.
     """
-    evaluate = _Evaluator(values, features)
-    out: list[str] = []
-    stack: list[_Branch] = []
-
-    def active() -> bool:
-        return not stack or stack[-1].active
-
-    for line in text.splitlines(keepends=True):
-        tags = list(_TAG.finditer(line))
-        alone = bool(tags) and not _TAG.sub("", line).strip() and all(
-            m.group(2) is None for m in tags
-        )
-        pieces: list[str] = []
-        position = 0
-        for match in tags:
-            if active():
-                pieces.append(line[position : match.start()])
-            position = match.end()
-            statement, expression = match.group(1), match.group(2)
-            if expression is not None:
-                if active():
-                    try:
-                        pieces.append(_literal(evaluate(expression)))
-                    except _Unknown:
-                        pieces.append(expression)
-                continue
-            if statement is None:
-                continue  # a comment
-            word = _word(statement)
-            rest = statement[len(word) :].strip()
-            if word == "if":
-                parent = active()
-                try:
-                    chosen, known = bool(evaluate(rest)), True
-                except _Unknown:
-                    chosen, known = True, False
-                stack.append(_Branch(parent, chosen, parent and chosen, known))
-            elif word in ("elif", "else") and stack:
-                frame = stack[-1]
-                if not frame.known:
-                    frame.active = frame.parent_active
-                    continue
-                if word == "else":
-                    chosen = not frame.taken
-                else:
-                    try:
-                        chosen = not frame.taken and bool(evaluate(rest))
-                    except _Unknown:
-                        frame.known = False
-                        frame.active = frame.parent_active
-                        continue
-                frame.active = frame.parent_active and chosen
-                frame.taken = frame.taken or chosen
-            elif word == "endif" and stack:
-                stack.pop()
-        if active():
-            pieces.append(line[position:])
-        if alone:
-            continue
-        out.append("".join(pieces))
-    return "".join(out)
+    expansion = _Expansion(_Evaluator(values, features))
+    for token in _lex(_lines(text)):
+        expansion.feed(token)
+    return "".join(expansion.out)
