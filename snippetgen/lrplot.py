@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
@@ -116,6 +116,89 @@ def _get(values: Mapping[str, Any], *names: str) -> Any:
     raise KeyError(names[0])
 
 
+Curve = tuple[list[float], str]  # the learning rate of each epoch, and a caption
+
+
+def _warmup_curve(values: Mapping[str, Any], lr: float, epochs: int) -> Curve:
+    warmup = int(_get(values, "warmup-epochs"))
+    start = float(_get(values, "warmup-start-factor"))
+    min_lr = float(_get(values, "min-lr"))
+    caption = f"linear warmup from {start:g} x lr over {warmup} epochs"
+    if warmup < epochs:
+        caption += f", then cosine to {min_lr:g} over {epochs - warmup}"
+    return linear_warmup_cosine(lr, epochs, warmup, start, min_lr), caption
+
+
+def _step_curve(values: Mapping[str, Any], lr: float, epochs: int) -> Curve:
+    size, gamma = int(_get(values, "step-size")), float(_get(values, "gamma"))
+    return step(lr, epochs, size, gamma), f"StepLR: x{gamma:g} every {size} epochs"
+
+
+def _multistep_curve(values: Mapping[str, Any], lr: float, epochs: int) -> Curve:
+    milestones = [int(m) for m in _get(values, "milestones")]
+    gamma = float(_get(values, "gamma"))
+    shown = ",".join(str(m) for m in milestones)
+    return multistep(lr, epochs, milestones, gamma), f"MultiStepLR: x{gamma:g} at {shown}"
+
+
+def _exponential_curve(values: Mapping[str, Any], lr: float, epochs: int) -> Curve:
+    gamma = float(_get(values, "exp-gamma"))
+    return exponential(lr, epochs, gamma), f"ExponentialLR: x{gamma:g} every epoch"
+
+
+def _chained_curve(values: Mapping[str, Any], lr: float, epochs: int) -> Curve:
+    exp_gamma = float(_get(values, "exp-gamma"))
+    size, gamma = int(_get(values, "step-size")), float(_get(values, "gamma"))
+    rates = [lr * exp_gamma**t * gamma ** (t // size) for t in range(epochs)]
+    return rates, f"ChainedScheduler: x{exp_gamma:g} every epoch and x{gamma:g} every {size}"
+
+
+def _cosine_curve(values: Mapping[str, Any], lr: float, epochs: int) -> Curve:
+    min_lr = float(_get(values, "min-lr"))
+    rates = [cosine(lr, t, epochs, min_lr) for t in range(epochs)]
+    return rates, f"CosineAnnealingLR: to {min_lr:g} over {epochs} epochs"
+
+
+def _restarts_curve(values: Mapping[str, Any], lr: float, epochs: int) -> Curve:
+    t_0, t_mult = int(_get(values, "t0")), int(_get(values, "t-mult"))
+    min_lr = float(_get(values, "min-lr"))
+    caption = f"CosineAnnealingWarmRestarts: first cycle {t_0} epochs, x{t_mult} each restart"
+    return cosine_restarts(lr, epochs, t_0, t_mult, min_lr), caption
+
+
+def _per_step(values: Mapping[str, Any], epochs: int) -> tuple[int, list[int], str]:
+    """Optimizer steps per epoch, the step each epoch starts at, and how that is sampled."""
+    per_epoch = steps_per_epoch(values)
+    where = f"at the start of each epoch, {per_epoch} optimizer steps per epoch"
+    return per_epoch, [e * per_epoch for e in range(epochs)], where
+
+
+def _onecycle_curve(values: Mapping[str, Any], lr: float, epochs: int) -> Curve:
+    per_epoch, starts, where = _per_step(values, epochs)
+    max_lr = float(_get(values, "max-lr"))
+    return onecycle(max_lr, epochs * per_epoch, starts), f"OneCycleLR up to {max_lr:g}, {where}"
+
+
+def _cyclic_curve(values: Mapping[str, Any], lr: float, epochs: int) -> Curve:
+    per_epoch, starts, where = _per_step(values, epochs)
+    base, top = float(_get(values, "base-lr")), float(_get(values, "max-lr"))
+    up = int(_get(values, "cycle-epochs")) * per_epoch
+    return cyclic(base, top, up, starts), f"CyclicLR {base:g}-{top:g}, {where}"
+
+
+# lr-schedule's --kind values with a closed form (plateau depends on the validation loss)
+_SCHEDULE_CURVES: dict[str, Callable[[Mapping[str, Any], float, int], Curve]] = {
+    "step": _step_curve,
+    "multistep": _multistep_curve,
+    "exponential": _exponential_curve,
+    "chained": _chained_curve,
+    "cosine": _cosine_curve,
+    "cosine-restarts": _restarts_curve,
+    "onecycle": _onecycle_curve,
+    "cyclic": _cyclic_curve,
+}
+
+
 def lr_curve(recipe: str, values: Mapping[str, Any]) -> tuple[list[float] | None, str]:
     """The learning rate of each epoch for a warmup or lr-schedule render, and a caption.
 
@@ -125,57 +208,14 @@ def lr_curve(recipe: str, values: Mapping[str, Any]) -> tuple[list[float] | None
     lr = float(values["lr"])
     epochs = int(values["epochs"])
     kind = str(values.get("kind", ""))
+    curve = _warmup_curve if recipe == "warmup" else _SCHEDULE_CURVES.get(kind)
+    if curve is None:
+        note = f"(no curve for --kind {kind}: it depends on the run, not only on the epoch)"
+        return None, note if kind else ""
     try:
-        if recipe == "warmup":
-            warmup = int(_get(values, "warmup-epochs"))
-            start = float(_get(values, "warmup-start-factor"))
-            min_lr = float(_get(values, "min-lr"))
-            caption = f"linear warmup from {start:g} x lr over {warmup} epochs"
-            if warmup < epochs:
-                caption += f", then cosine to {min_lr:g} over {epochs - warmup}"
-            return linear_warmup_cosine(lr, epochs, warmup, start, min_lr), caption
-        if kind == "step":
-            size, gamma = int(_get(values, "step-size")), float(_get(values, "gamma"))
-            return step(lr, epochs, size, gamma), f"StepLR: x{gamma:g} every {size} epochs"
-        if kind == "multistep":
-            milestones = [int(m) for m in _get(values, "milestones")]
-            gamma = float(_get(values, "gamma"))
-            shown = ",".join(str(m) for m in milestones)
-            return multistep(lr, epochs, milestones, gamma), f"MultiStepLR: x{gamma:g} at {shown}"
-        if kind == "exponential":
-            gamma = float(_get(values, "exp-gamma"))
-            return exponential(lr, epochs, gamma), f"ExponentialLR: x{gamma:g} every epoch"
-        if kind == "chained":
-            exp_gamma = float(_get(values, "exp-gamma"))
-            size, gamma = int(_get(values, "step-size")), float(_get(values, "gamma"))
-            rates = [lr * exp_gamma**t * gamma ** (t // size) for t in range(epochs)]
-            caption = f"ChainedScheduler: x{exp_gamma:g} every epoch and x{gamma:g} every {size}"
-            return rates, caption
-        if kind == "cosine":
-            min_lr = float(_get(values, "min-lr"))
-            rates = [cosine(lr, t, epochs, min_lr) for t in range(epochs)]
-            return rates, f"CosineAnnealingLR: to {min_lr:g} over {epochs} epochs"
-        if kind == "cosine-restarts":
-            t_0, t_mult = int(_get(values, "t0")), int(_get(values, "t-mult"))
-            min_lr = float(_get(values, "min-lr"))
-            caption = f"CosineAnnealingWarmRestarts: first cycle {t_0} epochs, x{t_mult} each restart"
-            return cosine_restarts(lr, epochs, t_0, t_mult, min_lr), caption
-        if kind in ("onecycle", "cyclic"):
-            per_epoch = steps_per_epoch(values)
-            starts = [e * per_epoch for e in range(epochs)]
-            where = f"at the start of each epoch, {per_epoch} optimizer steps per epoch"
-            if kind == "onecycle":
-                max_lr = float(_get(values, "max-lr"))
-                rates = onecycle(max_lr, epochs * per_epoch, starts)
-                return rates, f"OneCycleLR up to {max_lr:g}, {where}"
-            base, top = float(_get(values, "base-lr")), float(_get(values, "max-lr"))
-            up = int(_get(values, "cycle-epochs")) * per_epoch
-            return cyclic(base, top, up, starts), f"CyclicLR {base:g}-{top:g}, {where}"
+        return curve(values, lr, epochs)
     except KeyError as missing:
         return None, f"(no curve: this recipe has no parameter {missing.args[0]!r})"
-    if kind:
-        return None, f"(no curve for --kind {kind}: it depends on the run, not only on the epoch)"
-    return None, ""
 
 
 def _short(value: float) -> str:
