@@ -267,6 +267,14 @@ def split_script(source: str, package: str, header: str, train_doc: str) -> dict
         if index not in home:
             alone = len(needers) == 1 and index not in used_by_train
             home[index] = next(iter(needers)) if alone else "utils"
+    # and so do the helpers a shared helper needs (utils.py imports from no other module)
+    shared = [i for i, module in home.items() if module == "utils"]
+    while shared:
+        for name in blocks[shared.pop()].uses:
+            dep = owner.get(name)
+            if dep in needed_by and home[dep] != "utils":
+                home[dep] = "utils"
+                shared.append(dep)
     for index in range(len(blocks)):
         home.setdefault(index, "train")
     order = ["utils", "data", "model", "train"]
