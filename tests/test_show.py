@@ -68,6 +68,14 @@ def test_cheat_sheet_has_every_part_and_no_template_syntax(name):
     assert f"snippetgen render {name}" in text
 
 
+@pytest.mark.parametrize("name", RECIPES)
+def test_docs_name_what_they_refer_to(name):
+    """A pitfall names the code it is about, not a source the reader has not seen."""
+    recipe = CATALOG.get(name)
+    for text in [*recipe.pitfalls, recipe.notes, recipe.when]:
+        assert not re.search(r"\bcookbook", text, re.I), text
+
+
 def test_mixup_reads_like_a_cheat_sheet(cli):
     code, out, err = cli("show", "mixup", "--color", "never")
     assert code == 0 and err == ""
