@@ -196,18 +196,20 @@ def _parameters(recipe: Recipe, values: Mapping[str, Any]) -> list[str]:
 def _lr_section(recipe: Recipe, values: Mapping[str, Any]) -> list[str]:
     if recipe.name not in LR_CURVE_RECIPES or "lr" not in values or "epochs" not in values:
         return []
-    from snippetgen.lrplot import lr_curve, text_plot
+    from snippetgen.lrplot import lr_curve, no_decay_warning, text_plot
 
     rates, caption = lr_curve(recipe.name, values)
     if rates is None:
         return ["", "Learning rate per epoch:", f"  {caption}"] if caption else []
     first = ", ".join(f"{r:.4g}" for r in rates[:6])
     more = ", ..." if len(rates) > 6 else ""
+    warning = no_decay_warning([recipe.name], values)
     return [
         "",
         f"Learning rate per epoch (lr {values['lr']:g}, {len(rates)} epochs; {caption}):",
         textwrap.indent(text_plot(rates), "  "),
         f"  epochs 1-{min(6, len(rates))}: {first}{more}; last: {rates[-1]:.4g}",
+        *([_wrap(warning)] if warning else []),
     ]
 
 

@@ -297,12 +297,17 @@ def render(
     code = run_render(RenderRequest(recipe, values, with_ or []), catalog, command=command)
     if output is None:
         _emit(code, color, code=True)
-        return
-    try:
-        atomic_write(output, code)
-    except OSError as exc:
-        raise UserError(f"Cannot write {output}: {exc.strerror or exc}.") from None
-    err(f"wrote {output}")
+    else:
+        try:
+            atomic_write(output, code)
+        except OSError as exc:
+            raise UserError(f"Cannot write {output}: {exc.strerror or exc}.") from None
+        err(f"wrote {output}")
+    from snippetgen.lrplot import no_decay_warning
+
+    warning = no_decay_warning([r.name for r in base.recipes], {**base.values, **values})
+    if warning:
+        err(warning)
 
 
 @app.command()
