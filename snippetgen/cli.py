@@ -373,6 +373,7 @@ def new(
     from snippetgen.scaffold import (
         build_project,
         check_target,
+        next_steps,
         read_answers,
         version_note,
         write_project,
@@ -394,7 +395,7 @@ def new(
         err(f"dry run: nothing was written to {directory}")
         return
     write_project(project)
-    err(f"created {directory} (package {project.package}); next: cd {directory} && python -m pytest")
+    err(f"created {directory} (package {project.package}); next: {next_steps(directory)}")
 
 
 def main() -> None:
