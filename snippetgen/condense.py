@@ -22,6 +22,7 @@ standard library is used (``show`` stays light).
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
@@ -103,12 +104,15 @@ def _docstring_line(node: ast.Expr, lines: Sequence[str]) -> str:
     return f"{' ' * col}{prefix}{quotes}{text}{quotes}"
 
 
-def _call_name(call: ast.expr, code: str) -> str | None:
+def _report_name(node: ast.stmt, code: str) -> str | None:
+    """The called name of a message (``fail``, ``logger.warning``) or of a raised error's
+    constructor, as written; None for any other statement."""
+    call = node.value if isinstance(node, ast.Expr) else getattr(node, "exc", None)
     if not isinstance(call, ast.Call):
         return None
     func = call.func
     name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-    if name is None:
+    if name is None or not (isinstance(node, ast.Raise) or name in REPORTS):
         return None
     return ast.get_source_segment(code, func)
 
@@ -144,22 +148,24 @@ def _same(text: str, node: ast.stmt) -> bool:
     return len(tree.body) == 1 and ast.dump(tree.body[0]) == ast.dump(node)
 
 
-def _names(code: str) -> set[str]:
+@functools.lru_cache(maxsize=256)
+def _names(code: str) -> frozenset[str]:
     """The names a piece of code uses."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        return set()
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        return frozenset()
+    return frozenset(node.id for node in ast.walk(tree) if isinstance(node, ast.Name))
 
 
-def _edits(code: str, width: int, used: AbstractSet[str] = frozenset()) -> list[_Edit]:
+@functools.lru_cache(maxsize=256)  # condense asks again for every block it did not change
+def _edits(code: str, width: int, used: AbstractSet[str] = frozenset()) -> tuple[_Edit, ...]:
     """Every shortening step that applies to `code`; a join makes no line over `width`.
     A function that `used` (the names other code uses) calls is the last made a stub."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        return []
+        return ()
     lines = code.splitlines()
     edits: list[_Edit] = []
 
@@ -204,9 +210,8 @@ def _edits(code: str, width: int, used: AbstractSet[str] = frozenset()) -> list[
             if _is_docstring(node):
                 assert isinstance(node, ast.Expr)
                 add(DOCSTRING, depth, first, last, _docstring_line(node, lines))
-            report = node.value if isinstance(node, ast.Expr) else getattr(node, "exc", None)
-            name = _call_name(report, code) if report is not None else None
-            if name and (isinstance(node, ast.Raise) or name.rsplit(".", 1)[-1] in REPORTS):
+            name = _report_name(node, code) if last - first > 1 else None
+            if name:
                 head = "raise " if isinstance(node, ast.Raise) else ""
                 add(REPORT, depth, first, last, f"{' ' * node.col_offset}{head}{name}(...)")
             if isinstance(node, _FUNCTIONS):
@@ -223,7 +228,7 @@ def _edits(code: str, width: int, used: AbstractSet[str] = frozenset()) -> list[
     packed = _pack_stubs(code).splitlines()
     if len(packed) < len(lines):
         edits.append(_Edit((BLANK, 0, len(packed) - len(lines)), 0, len(lines), tuple(packed)))
-    return edits
+    return tuple(edits)
 
 
 def _pack_stubs(code: str) -> str:
@@ -270,16 +275,16 @@ def condense(blocks: Sequence[Block], budget: int, blank_lines: int = 1, width: 
     """`blocks` shortened until joined they take at most `budget` lines (and no line a join
     makes is over `width`); and whether any was. `used`: names that code not shown uses
     (its functions become stubs last, like those the other blocks call)."""
-    context = set(used)
+    context = frozenset(used)
     out = [Block(b.code, b.heading) for b in blocks]
     changed = False
     while (excess := len(join(out, blank_lines).splitlines()) - budget) > 0:
         candidates = [
             (edit, i)
             for i, block in enumerate(out)
-            for edit in _edits(block.code, width, context | {
-                n for j, other in enumerate(out) if j != i for n in _names(other.code)
-            })
+            for edit in _edits(block.code, width, context.union(
+                *(_names(other.code) for j, other in enumerate(out) if j != i)
+            ))
         ]
         if not candidates:
             break
