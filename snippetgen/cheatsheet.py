@@ -15,11 +15,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from snippetgen.catalog import BASE_RECIPE, Catalog
+from snippetgen.condense import Block, condense, join
 from snippetgen.paramcode import cli_text
 from snippetgen.recipe import Recipe
 from snippetgen.template_text import expand, macros
 
 WIDTH = 88
+CODE_LINES = 40  # the most lines of code a cheat sheet shows; `render` prints all of it
 LR_CURVE_RECIPES = ("warmup", "lr-schedule")
 
 # Where each slot's code goes in the training script (a comment above it in `show`).
@@ -94,7 +96,7 @@ def _python_values(recipe: Recipe, values: Mapping[str, Any] | None) -> dict[str
     return out
 
 
-def _feature_code(recipe: Recipe, text: str, values: dict[str, Any]) -> str:
+def _feature_code(recipe: Recipe, text: str, values: dict[str, Any]) -> list[Block]:
     found = {m.name: m for m in macros(text)}
     wanted = list(recipe.essential) or [name for name in found if name != "imports"]
     blocks = []
@@ -109,16 +111,17 @@ def _feature_code(recipe: Recipe, text: str, values: dict[str, Any]) -> str:
         place = SLOT_PLACES.get(name, name)
         if name in EXPRESSION_SLOTS:
             code = EXPRESSION_SLOTS[name].format(code=code.strip())
-        blocks.append(f"# [{name}] {place}\n{code}")
-    return "\n\n".join(blocks)
+        blocks.append(Block(code, f"# [{name}] {place}"))
+    return blocks
 
 
-def _snippet_code(recipe: Recipe, text: str, values: dict[str, Any]) -> str:
+def _snippet_code(recipe: Recipe, text: str, values: dict[str, Any]) -> tuple[list[Block], set[str]]:
+    """A snippet's chosen definitions, and the names its other code (main()) uses."""
     source = expand(text, values)
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return ""
+        return [], set()
     lines = source.splitlines()
     defs = [
         node for node in tree.body
@@ -132,24 +135,45 @@ def _snippet_code(recipe: Recipe, text: str, values: dict[str, Any]) -> str:
     for node in chosen:
         first = min([node.lineno] + [d.lineno for d in node.decorator_list])
         assert node.end_lineno is not None
-        blocks.append("\n".join(lines[first - 1 : node.end_lineno]))
-    return "\n\n\n".join(blocks)
+        blocks.append(Block("\n".join(lines[first - 1 : node.end_lineno])))
+    rest = [node for node in tree.body if node not in chosen]
+    used = {n.id for node in rest for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return blocks, used
+
+
+def _blocks(recipe: Recipe, values: Mapping[str, Any] | None) -> tuple[list[Block], int, set[str]]:
+    """The essential code in blocks, how many blank lines go between them, and the names
+    that the code not shown uses."""
+    path = recipe.path / _template_name(recipe)
+    if recipe.name == BASE_RECIPE or not path.is_file():
+        return [], 1, set()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return [], 1, set()
+    python_values = _python_values(recipe, values)
+    if recipe.kind == "feature":
+        return _feature_code(recipe, text, python_values), 1, set()
+    blocks, used = _snippet_code(recipe, text, python_values)
+    return blocks, 2, used
 
 
 def essential_code(recipe: Recipe, values: Mapping[str, Any] | None = None) -> str:
     """The recipe's own lines as plain code: a feature's essential slot code, a snippet's
     functions (those named in ``essential``, else all but ``main``)."""
-    path = recipe.path / _template_name(recipe)
-    if recipe.name == BASE_RECIPE or not path.is_file():
-        return ""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return ""
-    python_values = _python_values(recipe, values)
-    if recipe.kind == "feature":
-        return _feature_code(recipe, text, python_values)
-    return _snippet_code(recipe, text, python_values)
+    blocks, blank_lines, _ = _blocks(recipe, values)
+    return join(blocks, blank_lines)
+
+
+def key_code(recipe: Recipe, values: Mapping[str, Any] | None = None,
+             budget: int = CODE_LINES) -> tuple[str, bool]:
+    """The essential code shortened to its key lines (at most `budget` lines; see
+    snippetgen.condense), and whether anything was left out."""
+    blocks, blank_lines, used = _blocks(recipe, values)
+    if len(join(blocks, blank_lines).splitlines()) > budget:
+        blank_lines = 1  # one blank line between a snippet's functions saves a few
+    short, changed = condense(blocks, budget, blank_lines, used=used)
+    return join(short, blank_lines), changed
 
 
 def _parameters(recipe: Recipe, values: Mapping[str, Any]) -> list[str]:
@@ -172,18 +196,20 @@ def _parameters(recipe: Recipe, values: Mapping[str, Any]) -> list[str]:
 def _lr_section(recipe: Recipe, values: Mapping[str, Any]) -> list[str]:
     if recipe.name not in LR_CURVE_RECIPES or "lr" not in values or "epochs" not in values:
         return []
-    from snippetgen.lrplot import lr_curve, text_plot
+    from snippetgen.lrplot import lr_curve, no_decay_warning, text_plot
 
     rates, caption = lr_curve(recipe.name, values)
     if rates is None:
         return ["", "Learning rate per epoch:", f"  {caption}"] if caption else []
     first = ", ".join(f"{r:.4g}" for r in rates[:6])
     more = ", ..." if len(rates) > 6 else ""
+    warning = no_decay_warning([recipe.name], values)
     return [
         "",
         f"Learning rate per epoch (lr {values['lr']:g}, {len(rates)} epochs; {caption}):",
         textwrap.indent(text_plot(rates), "  "),
         f"  epochs 1-{min(6, len(rates))}: {first}{more}; last: {rates[-1]:.4g}",
+        *([_wrap(warning)] if warning else []),
     ]
 
 
@@ -234,21 +260,24 @@ def cheatsheet(
         out += ["", "Does not combine with:"]
         out += [_wrap(f"{c.recipe}: {c.why}", "  ", "    ") for c in recipe.conflicts]
     out += _related(recipe, catalog)
-    code = essential_code(recipe, values)
+    code, trimmed = key_code(recipe, values)
     if code:
         if color:
             from snippetgen.output import highlight
 
             code = highlight(code).rstrip("\n")
-        out += ["", "Essential code:", textwrap.indent(code, "    ")]
+        heading = "Essential code (its key lines):" if trimmed else "Essential code:"
+        out += ["", heading, textwrap.indent(code, "    ")]
+        if trimmed:
+            out.append(f"  full code: snippetgen render {recipe.name}")
     if recipe.kind == "snippet":
         usage = f"snippetgen render {recipe.name} > {recipe.name.replace('-', '_')}.py"
     elif recipe.name == BASE_RECIPE:
         usage = "snippetgen render train > train.py  (add features with --with NAME)"
     else:
         usage = (
-            f"snippetgen render {recipe.name} > train.py  "
-            f"(or: snippetgen render train --with {recipe.name} --with ...)"
+            f"snippetgen render {recipe.name} > train.py\n"
+            f"  (or with others: snippetgen render train --with {recipe.name} --with ...)"
         )
     out += ["", f"Render it: {usage}", f"All options: snippetgen render {recipe.name} --help"]
     return "\n".join(out).rstrip() + "\n"

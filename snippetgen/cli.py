@@ -29,6 +29,7 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+NBSP = "\N{NO-BREAK SPACE}"  # joins words that line wrapping must keep together
 
 
 def err(message: str) -> None:
@@ -75,15 +76,42 @@ def _emit(text: str, color: Color, *, code: bool = False) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+def _rows(rows: list[tuple[str, str]]) -> str:
+    """Rows of (head, text), one line each; on a terminal, wrapped to its width with the
+    continuation lines under the text (a narrow terminal: under a small indent)."""
+    if not sys.stdout.isatty():  # piped: one record a line, for scripts
+        return "\n".join(head + text for head, text in rows)
+    import shutil
+    import textwrap
+
+    columns = shutil.get_terminal_size().columns
+    out = []
+    for head, text in rows:
+        indent = " " * (len(head) if columns - len(head) >= 30 else 4)
+        out.append(textwrap.fill(
+            text, width=max(columns, len(head) + 1), initial_indent=head,
+            subsequent_indent=indent, break_on_hyphens=False,
+        ))
+    return "\n".join(out)
+
+
 @app.command("list")
 @_guard
 def list_recipes(
     tag: Annotated[str | None, typer.Option("--tag", help="only recipes with this tag")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON array")] = False,
 ) -> None:
-    """List every recipe: name, kind, summary and tags."""
+    """List every recipe: name, kind, summary and tags (on a terminal, wrapped to its width)."""
     catalog = _catalog()
     recipes = [r for r in catalog if tag is None or tag in r.tags]
+    if tag is not None and not recipes:
+        from snippetgen.errors import closest
+
+        near = closest(tag.lower(), {t for r in catalog for t in r.tags})
+        hint = f" Did you mean {' or '.join(repr(t) for t in near)}?" if near else ""
+        raise UserError(
+            f"No recipe has the tag {tag!r}.{hint} Run 'snippetgen list' to see every recipe's tags."
+        )
     if as_json:
         rows = [
             {**r.to_json(), "overrides": [str(o.path) for o in catalog.overridden.get(r.name, [])]}
@@ -92,7 +120,7 @@ def list_recipes(
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if not recipes:
-        err(f"No recipe has the tag {tag!r}." if tag else "No recipes found.")
+        err("No recipes found.")
         return
     width = max(len(r.name) for r in recipes)
     lines = []
@@ -101,8 +129,8 @@ def list_recipes(
         if r.source != "built-in":
             overrides = " overriding the built-in" if r.name in catalog.overridden else ""
             extra += f"  [yours: {r.path}{overrides}]"
-        lines.append(f"{r.name:<{width}}  {r.kind:<7}  {r.summary}  ({', '.join(r.tags)}){extra}")
-    _emit("\n".join(lines), Color.never)
+        lines.append((f"{r.name:<{width}}  {r.kind:<7}  ", f"{r.summary}  ({', '.join(r.tags)}){extra}"))
+    _emit(_rows(lines), Color.never)
 
 
 @app.command()
@@ -127,8 +155,7 @@ def search(
     if not hits:
         return
     width = max(len(h.recipe.name) for h in hits)
-    for h in hits:
-        typer.echo(f"{h.recipe.name:<{width}}  {h.recipe.summary}")
+    typer.echo(_rows([(f"{h.recipe.name:<{width}}  ", h.recipe.summary) for h in hits]))
 
 
 @app.command(
@@ -159,34 +186,64 @@ def show(
 
 
 def _render_help(recipe_name: str) -> str:
+    """``render RECIPE --help``, laid out by Click's help formatter like every other --help
+    page: wrapped to the terminal's width (COLUMNS, else the terminal; at most 80)."""
+    import shutil
+    import textwrap
+
+    try:  # Typer >= 0.20 vendors Click; older Typer uses the click package
+        from typer._click.formatting import HelpFormatter
+    except ImportError:
+        from click.formatting import HelpFormatter  # type: ignore[assignment]
+
+    from snippetgen.paramcode import cli_text
     from snippetgen.rendering import RenderRequest, plan
 
     catalog = load_catalog(names=[recipe_name])
     recipe = catalog.get(recipe_name)
     resolved = plan(RenderRequest(recipe.name), catalog)
-    lines = [
-        f"Usage: snippetgen render {recipe.name} [--PARAM VALUE ...]"
-        + (" [--with RECIPE ...]" if recipe.kind == "feature" else "")
-        + " [-o FILE [--force]] [--color auto|always|never]",
-        "",
-        f"  {recipe.title}: {recipe.summary}",
-        "",
-        "Parameters (become the generated script's argparse defaults):"
-        if recipe.kind == "feature"
-        else "Parameters (become constants of the generated script):",
+    width = max(min(shutil.get_terminal_size().columns, 80) - 2, 30)
+    keep = str.maketrans(" ", NBSP)  # a range or a default is never split across lines
+    formatter = HelpFormatter(width=width)
+    prog = f"snippetgen render {recipe.name}"
+    parts = [
+        "[--PARAM VALUE ...]",
+        *(["[--with RECIPE ...]"] if recipe.kind == "feature" else []),
+        "[-o FILE [--force]]",
+        "[--color auto|always|never]",
     ]
+    head = f"Usage: {prog} "
+    if width - len(head) < max(len(p) for p in parts):  # too narrow: the parts go below
+        formatter.write(head.rstrip() + "\n")
+        head = ""
+    formatter.write(textwrap.fill(
+        " ".join(p.translate(keep) for p in parts), width=width, initial_indent=head or "    ",
+        subsequent_indent=" " * len(head) if head else "    ", break_on_hyphens=False,
+    ) + "\n")
+    formatter.write_paragraph()
+    with formatter.indentation():
+        formatter.write_text(f"{recipe.title}: {recipe.summary}")
+    formatter.write_paragraph()
+    with formatter.indentation():
+        formatter.write_text(
+            "Parameters (each becomes the generated script's argparse default):"
+            if recipe.kind == "feature"
+            else "Parameters (each becomes a constant of the generated script):"
+        )
+    rows = []
     for name, param in resolved.params.items():
-        from snippetgen.paramcode import cli_text
-
         rng = param.range_text()
         owner = resolved.owners[name]
-        lines.append(
-            f"  {param.option} {param.type.upper()}"
-            f"  {param.help}; default {cli_text(param, resolved.values[name])}"
-            + (f"; {rng}" if rng else "")
-            + (f"  [{owner}]" if owner != recipe.name else "")
-        )
-    return "\n".join(lines) + "\n"
+        default = f"default {cli_text(param, resolved.values[name])}"
+        rows.append((
+            f"{param.option} {param.type.upper()}",
+            f"{param.help}; {default.translate(keep) if len(default) <= 30 else default}"
+            + (f"; {rng.translate(keep)}" if rng and len(rng) <= 30 else f"; {rng}" if rng else "")
+            + (f" [{owner}]" if owner != recipe.name else ""),
+        ))
+    with formatter.indentation():
+        formatter.write_dl(rows)
+    return formatter.getvalue().replace(NBSP, " ")
 
 
 @app.command(
@@ -240,12 +297,17 @@ def render(
     code = run_render(RenderRequest(recipe, values, with_ or []), catalog, command=command)
     if output is None:
         _emit(code, color, code=True)
-        return
-    try:
-        atomic_write(output, code)
-    except OSError as exc:
-        raise UserError(f"Cannot write {output}: {exc.strerror or exc}.") from None
-    err(f"wrote {output}")
+    else:
+        try:
+            atomic_write(output, code)
+        except OSError as exc:
+            raise UserError(f"Cannot write {output}: {exc.strerror or exc}.") from None
+        err(f"wrote {output}")
+    from snippetgen.lrplot import no_decay_warning
+
+    warning = no_decay_warning([r.name for r in base.recipes], {**base.values, **values})
+    if warning:
+        err(warning)
 
 
 @app.command()
@@ -311,6 +373,7 @@ def new(
     from snippetgen.scaffold import (
         build_project,
         check_target,
+        next_steps,
         read_answers,
         version_note,
         write_project,
@@ -332,7 +395,7 @@ def new(
         err(f"dry run: nothing was written to {directory}")
         return
     write_project(project)
-    err(f"created {directory} (package {project.package}); next: cd {directory} && python -m pytest")
+    err(f"created {directory} (package {project.package}); next: {next_steps(directory)}")
 
 
 def main() -> None:

@@ -116,6 +116,23 @@ def _get(values: Mapping[str, Any], *names: str) -> Any:
     raise KeyError(names[0])
 
 
+def no_decay_warning(recipes: Sequence[str], values: Mapping[str, Any]) -> str:
+    """A warning when warmup's values leave no epoch to the cosine decay, else ''.
+
+    The first cosine epoch trains at the full lr, so with --epochs <= --warmup-epochs + 1
+    the learning rate never decays (the generated script says the same when it starts)."""
+    epochs, warmup = values.get("epochs"), values.get("warmup-epochs")
+    if "warmup" not in recipes or not isinstance(epochs, int) or not isinstance(warmup, int):
+        return ""
+    if epochs > warmup + 1:
+        return ""
+    return (
+        f"warning: --epochs {epochs} with --warmup-epochs {warmup}: the learning rate never "
+        f"decays (the cosine decay begins after epoch {warmup + 1}); use --epochs {warmup + 2} "
+        "or more"
+    )
+
+
 Curve = tuple[list[float], str]  # the learning rate of each epoch, and a caption
 
 

@@ -41,6 +41,9 @@ from snippetgen.errors import RecipeBug, UserError
 from snippetgen.paramcode import cli_text
 
 ANSWERS_FILE = ".snippetgen.toml"
+# How a new project gets pytest (its `test` extra, see _pyproject) into the interpreter
+# that then runs `python -m pytest`.
+INSTALL_FOR_TESTS = 'python -m pip install -e ".[test]"'
 _ANSWER_KEYS = {"snippetgen_version", "package", "recipes", "params"}
 _BUILTINS = set(dir(builtins)) | {"__file__", "__name__", "__doc__"}
 # Top-level definitions that seed each module; the rest of the script stays in train.py.
@@ -383,11 +386,30 @@ def version_note(answers: Answers) -> str:
     return ""
 
 
+def _columns(rows: Sequence[tuple[str, str]]) -> list[str]:
+    """Two columns, the second aligned two spaces past the longest first cell."""
+    width = max(len(left) for left, _ in rows) + 2
+    return [f"{left:<{width}}{right}".rstrip() for left, right in rows]
+
+
+def next_steps(directory: Path) -> str:
+    """The commands that run a new project's tests, from where `new` was run."""
+    return f"cd {shlex.quote(str(directory))} && {INSTALL_FOR_TESTS} && python -m pytest"
+
+
 def _readme(project: Project, catalog: Catalog, values: Mapping[str, Any], params: Mapping[str, Any],
             command: str) -> str:
     pkg = project.package
     name = project.directory.resolve().name
     features = [catalog.get(r) for r in project.answers.recipes]
+    layout = [
+        (f"{pkg}/data.py", "build_datasets(args) -> (train_dataset, val_dataset)"),
+        (f"{pkg}/model.py", "build_model(args) -> the network (classifier head: `fc`)"),
+        (f"{pkg}/train.py", "options, optimizer, scheduler, training loop, main()"),
+        *([(f"{pkg}/utils.py", "helpers the modules share")] if f"{pkg}/utils.py" in project.files else []),
+        ("tests/", "a tiny training run; `python -m pytest`"),
+        (ANSWERS_FILE, "the answers this project was generated from"),
+    ]
     lines = [
         f"# {name}",
         "",
@@ -409,23 +431,20 @@ def _readme(project: Project, catalog: Catalog, values: Mapping[str, Any], param
         "## Layout",
         "",
         "```",
-        f"{pkg}/data.py     build_datasets(args) -> (train_dataset, val_dataset)",
-        f"{pkg}/model.py    build_model(args) -> the network (classifier head: `fc`)",
-        f"{pkg}/train.py    options, optimizer, scheduler, training loop, main()",
-        *([f"{pkg}/utils.py    helpers the modules share"] if f"{pkg}/utils.py" in project.files else []),
-        f"{'tests/':<{len(pkg) + 13}}a tiny training run; `python -m pytest`",
-        f"{ANSWERS_FILE:<{len(pkg) + 13}}the answers this project was generated from",
+        *_columns(layout),
         "```",
         "",
         "## Run it",
         "",
         "```sh",
-        'pip install -e ".[test]"          # torch and pytest (or use an environment that has them)',
-        f"python -m {pkg} --output-dir runs/first",
-        f"python -m {pkg} --help            # every option and its default",
+        *_columns([
+            (INSTALL_FOR_TESTS, "# torch and pytest (or use an environment that has them)"),
+            (f"python -m {pkg} --output-dir runs/first", ""),
+            (f"python -m {pkg} --help", "# every option and its default"),
+        ]),
         "```",
         "",
-        f"After `pip install -e .` the same is `{_dist_name(pkg)}-train`. Each run writes",
+        f"After `python -m pip install -e .` the same is `{_dist_name(pkg)}-train`. Each run writes",
         "`metrics.jsonl` (one JSON object per epoch: epoch, train_loss, val_loss, val_acc, lr)",
         "and `model.pt` (the final state_dict) into `--output-dir` (default: `runs/<timestamp>`).",
         "An `--output-dir` that already holds a run is refused unless you pass `--overwrite`.",

@@ -8,11 +8,16 @@ process boundary is the point (pipes, a terminal, SIGINT, python -m snippetgen).
 from __future__ import annotations
 
 import ast
+import fcntl
+import json
 import os
 import pty
+import re
 import shutil
+import struct
 import subprocess
 import sys
+import termios
 import textwrap
 import time
 
@@ -146,6 +151,76 @@ def test_piped_render_is_plain_valid_python_and_stderr_is_empty(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+# --- layout: wrapped to a terminal's width, one record a line when piped ---------------------
+
+
+def _on_a_terminal_of(columns: int, args: list[str]) -> list[str]:
+    """The lines `python -m snippetgen ARGS` prints on a pseudo-terminal `columns` wide."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snippetgen", *args], stdout=follower,
+        stderr=subprocess.DEVNULL, env=env,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.wait(timeout=120) == 0
+    return b"".join(chunks).decode().replace("\r\n", "\n").splitlines()
+
+
+@pytest.mark.parametrize("columns", [60, 100])
+def test_list_wraps_to_the_terminal_width(columns):
+    names = [r["name"] for r in json.loads(run_cli("list", "--json").stdout)]
+    lines = _on_a_terminal_of(columns, ["list"])
+    assert max(len(line) for line in lines) <= columns
+    firsts = [line.split()[0] for line in lines if not line.startswith(" ")]
+    assert firsts == names  # one record each, continuation lines indented
+    assert len(lines) > len(names)
+
+
+def test_piped_list_and_search_are_one_record_a_line():
+    names = [r["name"] for r in json.loads(run_cli("list", "--json").stdout)]
+    proc = run_cli("list", env={**os.environ, "COLUMNS": "40"})
+    lines = proc.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == names
+    assert max(len(line) for line in lines) > 40  # not wrapped: one line per recipe for scripts
+    proc = run_cli("search", "warmup", env={**os.environ, "COLUMNS": "40"})
+    assert proc.stdout.splitlines()[0].startswith("warmup ")
+    assert all(not line.startswith(" ") for line in proc.stdout.splitlines())
+
+
+def test_search_wraps_on_a_terminal():
+    lines = _on_a_terminal_of(50, ["search", "warmup", "--limit", "3"])
+    assert max(len(line) for line in lines) <= 50 and lines[0].startswith("warmup ")
+
+
+@pytest.mark.parametrize("recipe", ["warmup", "lr-schedule", "one-hot"])
+def test_render_help_wraps_to_the_width(recipe):
+    proc = run_cli("render", recipe, "--help", env={**os.environ, "COLUMNS": "60"})
+    assert proc.returncode == 0 and proc.stderr == ""
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 60
+    assert lines[0].startswith(f"Usage: snippetgen render {recipe}")
+    for part in ["[--PARAM VALUE ...]", "[-o FILE [--force]]", "[--color auto|always|never]"]:
+        assert part in proc.stdout  # a bracket is never split
+    options = re.findall(r"^  (--[\w-]+) [A-Z_]+\b", proc.stdout, re.M)
+    assert options and len(options) == len(set(options))
+    assert re.search(r"(^|; ) *\d+ <= x <= \d+", proc.stdout, re.M)  # nor is a range
+    terminal = _on_a_terminal_of(70, ["render", recipe, "--help"])
+    assert max(len(line) for line in terminal) <= 70
+    assert re.findall(r"^  (--[\w-]+) [A-Z_]+\b", "\n".join(terminal), re.M) == options
+
+
 def test_python_dash_m_help_and_list():
     proc = run_cli("--help")
     assert proc.returncode == 0 and "render" in proc.stdout and proc.stderr == ""
@@ -197,6 +272,8 @@ BAD_INPUTS = {
     "bad-option-type": (["search", "x", "--limit", "abc"], ["--limit", "'abc'"]),
     "option-needs-value": (["render", "train", "--with"], ["--with", "'snippetgen render --help'"]),
     "bad-color": (["render", "mixup", "--color", "maybe"], ["--color", "'maybe'"]),
+    "unknown-tag": (["list", "--tag", "schedule"], ["tag 'schedule'", "'scheduler'", "'lr-schedule'"]),
+    "unknown-tag-json": (["list", "--tag", "chekpoint", "--json"], ["'chekpoint'", "'checkpoint'"]),
 }
 
 

@@ -9,6 +9,7 @@ import ast
 import io
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -21,7 +22,7 @@ from pyflakes.reporter import Reporter
 from conftest import load_module, read_metrics, write_script
 from snippetgen.catalog import load_catalog
 from snippetgen.codecheck import verify
-from snippetgen.scaffold import package_name
+from snippetgen.scaffold import build_project, package_name
 
 CATALOG = load_catalog()
 WANTED = ["checkpoint", "mixup", "label-smoothing", "warmup", "grad-clip"]
@@ -156,6 +157,40 @@ def test_dry_run_lists_every_file_and_writes_nothing(cli, tmp_path):
     listed = [line.split("  (")[0] for line in out.splitlines()]
     assert str(target / "dry" / "train.py") in listed and str(target / "pyproject.toml") in listed
     assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("package", ["a", "ab", "vision_demo", "a_rather_long_package_name"])
+def test_readme_layout_is_two_aligned_columns(tmp_path, package):
+    project = build_project(CATALOG, tmp_path / "p", package=package)
+    readme = project.files["README.md"]
+    for section in ("## Layout\n\n```\n", "## Run it\n\n```sh\n"):
+        block = readme.split(section, 1)[1].split("\n```", 1)[0].splitlines()
+        rows = [re.fullmatch(r"(\S+(?: \S+)*?)( {2,})(\S.*)", line) for line in block]
+        rows = [row for row in rows if row]  # a line without a comment has one column
+        assert len(rows) >= 2
+        assert len({len(row[1]) + len(row[2]) for row in rows}) == 1, block  # one column
+        assert all(len(row[2]) >= 2 for row in rows)
+    layout = readme.split("## Layout\n\n```\n", 1)[1].split("\n```", 1)[0]
+    assert re.search(r"^\.snippetgen\.toml {2,}the answers", layout, re.M)
+
+
+def test_next_steps_install_the_test_extra_then_run_pytest(cli, tmp_path):
+    target = tmp_path / "my project"
+    code, out, err = cli("new", str(target), "--with", "mixup")
+    assert code == 0 and out == ""
+    install = 'python -m pip install -e ".[test]"'
+    assert err.splitlines()[-1].endswith(
+        f"next: cd {shlex.quote(str(target))} && {install} && python -m pytest"
+    )
+    # what the advice installs: the project's `test` extra, which brings pytest
+    pyproject = tomllib.loads((target / "pyproject.toml").read_text())["project"]
+    assert any(re.match(r"pytest\b", dep) for dep in pyproject["optional-dependencies"]["test"])
+    assert any(re.match(r"torch\b", dep) for dep in pyproject["dependencies"])
+    assert install in (target / "README.md").read_text()  # the same advice in the README
+    # `cd DIR` works from where `new` ran (shlex.quote keeps a space in the name)
+    proc = subprocess.run(["sh", "-c", f"cd {shlex.quote(str(target))} && pwd"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.stdout.strip() == str(target)
 
 
 def test_package_names():

@@ -118,7 +118,7 @@ def test_warmup_defaults_fit_the_default_epochs_and_a_too_long_warmup_warns(tmp_
     assert capsys.readouterr().err == ""
     # a quick trial shorter than the warmup runs (the first epochs of the ramp), with a warning
     args = mod.parse_args(["--epochs", "2", "--warmup-epochs", "4"])
-    assert "the whole run is warmup" in capsys.readouterr().err
+    assert "the learning rate never decays" in capsys.readouterr().err
     optimizer = dummy_optimizer()
     scheduler = mod.build_scheduler(optimizer, args, STEPS)
     lrs = []
@@ -133,6 +133,31 @@ def test_warmup_defaults_fit_the_default_epochs_and_a_too_long_warmup_warns(tmp_
         with pytest.raises(SystemExit) as info:
             mod.parse_args(bad)
         assert info.value.code == 2
+
+
+@pytest.mark.parametrize(("epochs", "warned"), [(2, True), (3, True), (4, False)])
+def test_no_decay_is_warned_when_the_last_epoch_is_the_first_of_the_cosine(tmp_path, cli, epochs, warned):
+    """With --warmup-epochs 2, epoch 3 is the cosine's first and trains at the full lr: a run
+    of at most 3 epochs never trains at a decayed lr, and says so (the script and render)."""
+    warning = f"warning: --epochs {epochs} with --warmup-epochs 2: the learning rate never decays"
+    if epochs > 2:  # the boundary, run for real (a shorter run is checked above)
+        script = write_script(tmp_path, "warmup")
+        out = tmp_path / f"run{epochs}"
+        proc = run_script(script, "--epochs", str(epochs), "--warmup-epochs", "2",
+                          "--train-size", "32", "--val-size", "16", "--batch-size", "16",
+                          "--image-size", "8", "--output-dir", str(out))
+        logged = [r["lr"] for r in read_metrics(out)]
+        decayed = any(lr < LR * (1 - 1e-9) for lr in logged[2:])  # after the warmup's 2 epochs
+        assert decayed is not warned
+        assert (warning in proc.stderr) is warned
+    target = tmp_path / f"t{epochs}.py"
+    code, _, err = cli("render", "train", "--with", "warmup", "--epochs", str(epochs),
+                       "--warmup-epochs", "2", "-o", str(target))
+    assert code == 0 and err.splitlines()[0] == f"wrote {target}"
+    assert (warning in err) is warned and len(err.splitlines()) == 1 + warned
+    code, out, err = cli("show", "warmup", "--epochs", str(epochs))
+    assert code == 0 and err == ""
+    assert (f"warning: --epochs {epochs} with --warmup-epochs 2" in out) is warned
 
 
 def test_warmup_and_lr_schedule_are_declared_conflicting():

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 import textwrap
@@ -18,7 +19,8 @@ import torch
 from conftest import load_module, read_metrics, write_script
 from snippetgen import lrplot
 from snippetgen.catalog import load_catalog
-from snippetgen.cheatsheet import cheatsheet, essential_code
+from snippetgen.cheatsheet import CODE_LINES, cheatsheet, essential_code, key_code
+from snippetgen.condense import Block, condense, join
 from snippetgen.paramcode import cli_text
 from snippetgen.rendering import RenderRequest, _context, plan
 from snippetgen.template_env import make_env
@@ -66,6 +68,14 @@ def test_cheat_sheet_has_every_part_and_no_template_syntax(name):
     assert f"snippetgen render {name}" in text
 
 
+@pytest.mark.parametrize("name", RECIPES)
+def test_docs_name_what_they_refer_to(name):
+    """A pitfall names the code it is about, not a source the reader has not seen."""
+    recipe = CATALOG.get(name)
+    for text in [*recipe.pitfalls, recipe.notes, recipe.when]:
+        assert not re.search(r"\bcookbook", text, re.I), text
+
+
 def test_mixup_reads_like_a_cheat_sheet(cli):
     code, out, err = cli("show", "mixup", "--color", "never")
     assert code == 0 and err == ""
@@ -110,6 +120,114 @@ def test_snippet_shows_its_functions_not_main(name):
     compile(textwrap.dedent(code), name, "exec")  # whole top-level definitions
     defined = re.findall(r"^(?:def|class) (\w+)", code, re.M)
     assert defined and ("main" not in defined or defined == ["main"])
+
+
+# --- the key lines: at most CODE_LINES of code, the rest in `render` ---------------------------
+
+
+def _code_part(sheet: str) -> tuple[str, list[str]]:
+    """The heading of the cheat sheet's code section and its lines (up to 'Render it:')."""
+    if "\nEssential code" not in sheet:
+        return "", []
+    section = sheet.split("\nEssential code", 1)[1].split("\nRender it:", 1)[0]
+    heading, *lines = section.strip("\n").splitlines()
+    return heading, lines
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_cheat_sheet_code_is_the_key_lines_and_valid_python(name):
+    recipe = CATALOG.get(name)
+    sheet = cheatsheet(recipe, CATALOG)
+    heading, lines = _code_part(sheet)
+    code = [line for line in lines if line.startswith("    ") or not line]
+    assert len(code) <= CODE_LINES, f"{name}: {len(code)} lines of code"
+    full = essential_code(recipe)
+    shown, trimmed = key_code(recipe)
+    assert ast.parse(shown)  # every shortening keeps valid Python
+    if trimmed:
+        assert heading == " (its key lines):"
+        assert lines[-1] == f"  full code: snippetgen render {name}"
+        assert len(full.splitlines()) > CODE_LINES
+    else:
+        nonblank = [line for line in full.splitlines() if line.strip()]
+        assert [line for line in shown.splitlines() if line.strip()] == nonblank
+        assert heading in (":", "")
+        assert "full code:" not in sheet
+
+
+def test_show_checkpoint_is_a_cheat_sheet_not_the_script(cli):
+    code, out, err = cli("show", "checkpoint", "--color", "never")
+    assert code == 0 and err == ""
+    _, lines = _code_part(out)
+    assert len(lines) <= CODE_LINES + 1 and len(out.splitlines()) <= 110
+    text = "\n".join(lines)
+    for key in ["def load_checkpoint(", "def make_checkpoint(", "load_checkpoint(",
+                "make_checkpoint(stateful, epoch + 1, best_acc, args.epochs)",
+                'atomic_save(checkpoint, output_dir / "last.pt")',
+                'atomic_save(checkpoint, output_dir / "best.pt")']:
+        assert key in text, key
+    assert lines[-1] == "  full code: snippetgen render checkpoint"
+    assert max(len(line) for line in out.splitlines() if not line.startswith("    ")) <= 88
+
+
+LONG = '''\
+def helper(path, stateful):
+    """Load things.
+
+    A long description
+    over several lines.
+    """
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        fail(
+            f"cannot resume: the checkpoint {path} does not exist; "
+            "check the path"
+        )
+    for name, obj in stateful.items():
+        obj.load_state_dict(checkpoint[name])
+    return checkpoint
+
+
+def other(a):
+    return a
+'''
+
+
+def test_condense_goes_step_by_step_and_stops_at_the_budget():
+    blocks = [Block(LONG, "# [helpers]"), Block("x = helper(\n    p,\n    s,\n)\ny = 1", "# [use]")]
+    full = len(join(blocks).splitlines())
+    seen = []
+    for budget in range(full, 0, -1):
+        short, changed = condense(blocks, budget)
+        text = join(short)
+        assert changed == (budget < full)
+        for block in short:
+            ast.parse(block.code)
+        seen.append(text)
+        if len(text.splitlines()) > budget:  # nothing left to shorten
+            assert "def helper(path, stateful): ..." in text
+            break
+    # the first steps: the split call is joined (the same statement), two blank lines
+    # become one, the docstring keeps its first line, the message loses its arguments
+    assert any("x = helper(p, s)" in t and '"""Load things."""' not in t for t in seen)
+    assert any('"""Load things."""' in t and "fail(...)" not in t for t in seen)
+    assert any("fail(...)" in t and "obj.load_state_dict" in t for t in seen)
+    # `helper` is called by the other block: `other` becomes a stub first
+    assert any("def other(a): ..." in t and "def helper(path, stateful):\n" in t for t in seen)
+
+
+def test_a_join_is_the_same_statement_or_none():
+    code = 'value = call(\n    "a",\n    key=[\n        1,\n    ],\n)'
+    short, _ = condense([Block(code)], 1)
+    assert short[0].code == 'value = call("a", key=[1])'
+    assert ast.dump(ast.parse(short[0].code)) == ast.dump(ast.parse(code))
+    strings = 'value = call(\n    "a long message "\n    "in two parts"\n)'
+    short, _ = condense([Block(strings)], 1)
+    assert '"a long message " "in two parts"' not in short[0].code
+    commented = "value = call(\n    1,  # why\n    2,\n)"
+    short, _ = condense([Block(commented)], 1)
+    assert "# why" in short[0].code or short[0].code.strip() == "..."
 
 
 # --- essential code without Jinja == Jinja ----------------------------------------------------
