@@ -162,7 +162,7 @@ def test_show_checkpoint_is_a_cheat_sheet_not_the_script(cli):
     assert len(lines) <= CODE_LINES + 1 and len(out.splitlines()) <= 110
     text = "\n".join(lines)
     for key in ["def load_checkpoint(", "def make_checkpoint(", "load_checkpoint(",
-                "make_checkpoint(stateful, epoch + 1, best_acc, args.epochs)",
+                "make_checkpoint(stateful, epoch + 1, best_acc, args)",
                 'atomic_save(checkpoint, output_dir / "last.pt")',
                 'atomic_save(checkpoint, output_dir / "best.pt")']:
         assert key in text, key
