@@ -23,10 +23,10 @@ Every input gets exactly one outcome, the first that applies:
 - traceback: "Traceback (most recent call last)" on stderr, an exit code other than
   0, 1, 2, 3 or 130, or death by a signal other than the one the probe sent.
 - data lost: something that existed before the call was damaged or removed where it must
-  not be: an -o target other than a regular file replaced, a file of a run folder changed by
-  a refused resume, a complete last.pt that no longer loads after a kill, a run that cannot
-  be resumed or restarted afterwards, metrics lines duplicated or interleaved, weights of
-  concurrent runs that are not those of a single run.
+  not be: an -o target other than a regular file replaced, a file of a run folder rewritten
+  or removed by a refused resume, a complete last.pt that no longer loads after a kill, a
+  run that cannot be resumed or restarted afterwards, metrics lines duplicated or
+  interleaved, weights of concurrent runs that are not those of a single run.
 - unsafe output: something came out that must not: a render accepted a value and its
   program differs beyond string literals (ASTs compared with string constants blanked), a
   payload ran (a marker file appeared), a generated .py/.toml file that does not parse or
@@ -35,10 +35,10 @@ Every input gets exactly one outcome, the first that applies:
   from a cache-free one), a damaged checkpoint accepted and the resumed model or metrics
   changed, a recovered run that ends different from an uninterrupted one.
 - other failure: the channel's contract broken in a way none of the above covers: a
-  refusal with other than exactly one line on stderr, exit 1 or 3 where 2 was due, a
-  built-in render broken by a user recipe, a refusal due but the input accepted silently,
-  exit 130 without "interrupted", death by the SIGINT it should have handled, litter in the
-  cache.
+  refusal with other than exactly one line on stderr, a refusal after appending to a file
+  of the run, exit 1 or 3 where 2 was due, a built-in render broken by a user recipe, a
+  refusal due but the input accepted silently, exit 130 without "interrupted", death by
+  the SIGINT it should have handled, litter in the cache.
 - refused cleanly: exit 2 with exactly one non-empty line on stderr, nothing on stdout and
   nothing written (for the cache channel: the damage was ignored and the render equals a
   cache-free render; for the signal channels: exit 130 with "interrupted" and no traceback
@@ -64,7 +64,9 @@ Channels (quick / full counts per case family are in SIZES):
    named recipe.toml, FIFO files, symlinks out of the folder, bad and catastrophic regex
    patterns, deep nesting, sandbox escapes, odd path entries). `render mixup` must still
    succeed with the built-in output, and the hostile recipe must be reported (a warning from
-   that render, or `render NAME` refused with one line); no marker may appear.
+   that render, or `render NAME` refused with one sentence: exit 2, or 3 for a template that
+   fails, after any "warning: skipped:" lines); a sandbox escape that renders, a template
+   that reads a file outside the recipe folders, or a marker file is an unsafe output.
 5. output-targets: `render mixup -o TARGET [--force]` onto a FIFO, dangling and live
    symlinks, a null device (a private device node when run as root, so that no bug can aim
    a write at the real /dev/null; else /dev/null without --force), a folder, a too-long
@@ -179,6 +181,7 @@ def short(text: Any, limit: int = 110) -> str:
 @dataclass
 class Tally:
     channel: str
+    verbose: bool = False
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEVERITY, 0))
     examples: list[str] = field(default_factory=list)
     probe_errors: list[str] = field(default_factory=list)
@@ -186,6 +189,8 @@ class Tally:
 
     def add(self, label: str, verdict: Verdict) -> None:
         self.counts[verdict.outcome] += 1
+        if self.verbose:
+            print(f"  {self.channel}: {short(label, 60)} -> {verdict.outcome} {verdict.why}", file=sys.stderr)
         if verdict.outcome in FAILURES:
             self.examples.append(f"[{verdict.outcome}] {short(label, 70)}: {verdict.why}")
 
@@ -362,6 +367,12 @@ def snapshot(folder: Path) -> dict[str, tuple[Any, ...]]:
     return out
 
 
+def appended(old: tuple[Any, ...], new: tuple[Any, ...] | None) -> bool:
+    """Whether a snapshot entry only grew (a file whose old bytes are a prefix of its new)."""
+    return (new is not None and old[0] == new[0] == "file"
+            and isinstance(new[2], bytes) and new[2].startswith(old[2]))
+
+
 def diff(before: dict[str, tuple[Any, ...]], after: dict[str, tuple[Any, ...]]) -> tuple[list[str], list[str]]:
     """(entries changed or removed, entries added)."""
     changed = [k for k in before if after.get(k) != before[k]]
@@ -494,10 +505,7 @@ class Probe:
                         tally.add(label, verdict)
                 else:
                     tally.probe_errors.append(f"{short(label, 60)}: {error}")
-                if self.args.verbose:
-                    shown = verdict.outcome if verdict else "PROBE ERROR"
-                    print(f"  {tally.channel}: {short(label, 60)} -> {shown} "
-                          f"{verdict.why if verdict else ''}", file=sys.stderr)
+                    print(f"  {tally.channel}: {short(label, 60)} -> PROBE ERROR", file=sys.stderr)
         return results
 
     # shared references
@@ -1265,7 +1273,10 @@ def channel_user_recipes(p: Probe, tally: Tally) -> None:
         if hostile.render is not None:
             run = p.cli(hostile.render, cwd=cwd, env=env)
             found = refusal(run)
-            if run.rc == 3 and crash(run) is None and len(run.lines) == 1 and not run.out.strip():
+            # the sentence, after any "warning: skipped: <that recipe>" lines (its report);
+            # exit 3: a template that fails, reported as a bug in that recipe
+            said = [line for line in run.lines if not line.startswith("warning: skipped: ")]
+            if run.rc in (2, 3) and crash(run) is None and len(said) == 1 and not run.out.strip():
                 found = REFUSED
             elif found is None:  # exit 0
                 if structure(run.out) is None:
@@ -1660,13 +1671,16 @@ def channel_checkpoints(p: Probe, tally: Tally) -> None:
             verdicts.append(Verdict("unsafe", f"code from the file ran: {marks[0].name}"))
         found = crash(run)
         if found is None and run.rc != 0:
-            refused_lines = [line for line in run.lines if not line.startswith("warning:")]
             if mode == "resume":
-                changed, added = diff(before, snapshot(run_dir))
-                if changed or added:
-                    found = Verdict("lost", f"refused (exit {run.rc}) but changed {short(changed + added, 50)}")
+                now = snapshot(run_dir)
+                changed, added = diff(before, now)
+                lost = [k for k in changed if not appended(before[k], now.get(k))]
+                if lost:
+                    found = Verdict("lost", f"refused (exit {run.rc}) but changed {short(lost, 50)}")
+                elif changed or added:
+                    found = Verdict("other", f"refused (exit {run.rc}) after writing to {short(changed + added, 50)}")
             if found is None:
-                found = REFUSED if run.rc == 2 and len(refused_lines) == 1 else Verdict(
+                found = REFUSED if run.rc == 2 and len(run.lines) == 1 else Verdict(
                     "other", f"exit {run.rc} with {len(run.lines)} stderr lines: {run.first_line}")
         elif found is None and mode == "resume":
             why = run_matches(run_dir, ref, "a resume from the intact file")
@@ -1708,9 +1722,12 @@ def channel_train_signals(p: Probe, tally: Tally) -> None:
         interrupted = run.sent is not None and run.rc != 0
         if interrupted and sig == signal.SIGINT and verdicts[0] is None:
             if run.rc == -signal.SIGINT:
-                verdicts.append(Verdict("other", "died of SIGINT without 'interrupted'"))
-            elif run.rc != 130 or "interrupted" not in run.errtext:
+                late = " (after finishing the whole run)" if run_matches(run_dir, ref) is None else ""
+                verdicts.append(Verdict("other", f"died of SIGINT without 'interrupted'{late}"))
+            elif run.rc != 130:
                 verdicts.append(Verdict("other", f"exit {run.rc} after SIGINT: {run.first_line}"))
+            elif "interrupted" not in run.errtext:
+                verdicts.append(Verdict("other", f"exit 130 without 'interrupted' ({len(run.lines)} stderr lines)"))
         for name in ("last.pt", "best.pt"):
             if (run_dir / name).exists():
                 problem = checkpoint_problem(run_dir / name)
@@ -1844,8 +1861,10 @@ def channel_cli_ctrl_c(p: Probe, tally: Tally) -> None:
         if found is None and run.rc != 0:
             if run.rc == -signal.SIGINT:
                 verdicts.append(Verdict("other", "died of SIGINT without 'interrupted'"))
-            elif run.rc != 130 or "interrupted" not in run.errtext:
+            elif run.rc != 130:
                 verdicts.append(Verdict("other", f"exit {run.rc} after SIGINT: {run.first_line}"))
+            elif "interrupted" not in run.errtext:
+                verdicts.append(Verdict("other", f"exit 130 without 'interrupted' ({len(run.lines)} stderr lines)"))
             elif len(run.lines) > 1:
                 verdicts.append(Verdict("other", f"{len(run.lines)} stderr lines after SIGINT"))
             elif run.out.strip():
@@ -1930,7 +1949,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         for name in args.channels:
-            tally = Tally(name)
+            tally = Tally(name, verbose=args.verbose)
             t0 = time.monotonic()
             CHANNELS[name](probe, tally)
             tally.seconds = time.monotonic() - t0
