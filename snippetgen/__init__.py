@@ -1,11 +1,12 @@
 """snippetgen: tested PyTorch training recipes, rendered into runnable scripts."""
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
+# The console script imports this package before snippetgen.launch can catch a Ctrl-C, so it
+# imports nothing at all: not typing (mypy reads any constant named TYPE_CHECKING as true),
+# not __future__ (the annotations below are strings).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from snippetgen.catalog import Catalog, load_catalog
     from snippetgen.errors import SnippetgenError
     from snippetgen.recipe import Param, Recipe
@@ -36,7 +37,9 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
+    import importlib
+
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'snippetgen' has no attribute {name!r}")
@@ -45,5 +48,5 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def __dir__() -> list[str]:
+def __dir__() -> "list[str]":
     return sorted(set(globals()) | set(_LAZY))

@@ -1,3 +1,3 @@
-from snippetgen.cli import main
+from snippetgen.launch import main
 
 main()

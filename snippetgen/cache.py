@@ -10,14 +10,17 @@ one file per render, named by the SHA-256 of everything the render depends on:
 
 So editing a template, a recipe.toml, snippetgen itself, or upgrading black gives a new key,
 and a stale render is never served. Only renders that passed every check are stored. An
-entry is written atomically (temporary file, then ``os.replace``) and carries a checksum of
-its text; an entry that fails it (truncated, edited, garbage) is ignored and removed. The
-folder is safe to delete at any time. ``SNIPPETGEN_NO_CACHE=1`` turns the cache off.
+entry is written atomically (temporary file, then ``os.replace``); its first line names its
+own key and a SHA-256 of key and text. Before use an entry must be a regular file (opened
+without following a symlink or waiting on a FIFO), at most MAX_ENTRY_BYTES, name the key it
+was asked for (an entry copied or renamed from another key is a miss) and match its
+checksum; one that fails (truncated, edited, swapped, garbage) is ignored and removed. The
+least recently used entries beyond MAX_ENTRIES, and those unused for STALE_DAYS, are pruned.
+The folder is safe to delete at any time. ``SNIPPETGEN_NO_CACHE=1`` turns the cache off.
 
 Keys are computed with CPython's built-in SHA-256 module, which loads faster than hashlib's
-OpenSSL binding. Beside the renders, ``load_toml`` keeps parsed ``recipe.toml`` files, keyed by
-each file's whole text (nothing to hash), so that ``list``, ``search`` and ``show`` need not
-parse TOML on every run.
+OpenSSL binding. Beside the renders, ``load_toml`` keeps parsed ``recipe.toml`` files (see
+below), so that ``list``, ``search`` and ``show`` need not parse TOML on every run.
 """
 
 from __future__ import annotations
@@ -30,9 +33,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-FORMAT = "v1"
+FORMAT = "v2"
 MAX_ENTRIES = 500  # beyond this, the least recently used entries are removed
-_MAGIC = f"# snippetgen render cache {FORMAT} sha256="
+MAX_ENTRY_BYTES = 4 << 20  # a render is tens of kilobytes: anything this big is not ours
+STALE_DAYS = 30  # entries (and parsed recipe.toml files) unused this long are removed
+_MAGIC = f"# snippetgen render cache {FORMAT} key="
+_SUM = " sha256="
+_PART_AGE = 3600.0  # seconds: a ".tmp-*.part" file this old was left by a killed process
 
 
 def cache_dir() -> Path:
@@ -120,26 +127,63 @@ def _entry(key: str) -> Path:
     return cache_dir() / f"{key}.py"
 
 
+def _read_regular(path: Path, limit: int) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; None for
+    anything else (missing, a symlink, a FIFO, a folder, too big), without blocking on it.
+    A regular file that is too big is removed: nothing that big is a cache entry."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:  # missing, unreadable, or a symlink (ELOOP)
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        if info.st_size > limit:
+            path.unlink(missing_ok=True)
+            return None
+        chunks = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks) if size <= limit else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _checksum(key: str, body: bytes) -> str:
+    return _sha256(key.encode("ascii") + b"\0" + body).hexdigest()
+
+
 def load(key: str) -> str | None:
-    """The cached render for ``key``, or None (missing, unreadable, corrupt or cache off)."""
+    """The cached render for ``key``, or None (missing, unreadable, not a regular file, too
+    big, another key's entry, corrupt, or cache off)."""
     if not enabled():
         return None
     path = _entry(key)
-    try:
-        data = path.read_bytes()
-    except OSError:
+    data = _read_regular(path, MAX_ENTRY_BYTES)
+    if data is None:
         return None
     first, _, body = data.partition(b"\n")
     try:
         line = first.decode("ascii")
-        if not line.startswith(_MAGIC) or _sha256(body).hexdigest() != line[len(_MAGIC):]:
-            raise ValueError("checksum mismatch")
+        named, _, digest = line.removeprefix(_MAGIC).partition(_SUM)
+        if not line.startswith(_MAGIC) or named != key or digest != _checksum(key, body):
+            raise ValueError("not this key's entry, or damaged")
         text = body.decode("utf-8")
-    except ValueError:  # also UnicodeDecodeError: a corrupt entry is dropped, never served
+    except ValueError:  # also UnicodeDecodeError: a bad entry is dropped, never served
         path.unlink(missing_ok=True)
         return None
     try:
-        os.utime(path)  # recently used: kept longest when the cache is pruned
+        os.utime(path, follow_symlinks=False)  # recently used: kept longest when pruning
     except OSError:
         pass
     return text
@@ -152,7 +196,9 @@ def store(key: str, text: str) -> None:
     import tempfile
 
     body = text.encode("utf-8")
-    data = f"{_MAGIC}{_sha256(body).hexdigest()}\n".encode("ascii") + body
+    data = f"{_MAGIC}{key}{_SUM}{_checksum(key, body)}\n".encode("ascii") + body
+    if len(data) > MAX_ENTRY_BYTES:
+        return
     folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -173,19 +219,42 @@ def store(key: str, text: str) -> None:
 
 
 def prune(folder: Path | None = None, limit: int = MAX_ENTRIES) -> int:
-    """Remove the least recently used entries beyond ``limit``; returns how many went."""
+    """Remove entries unused for STALE_DAYS, then the least recently used beyond ``limit``
+    (down to three quarters of it), and temporaries a killed process left; returns how many
+    went. Only regular files are considered: nothing is followed or opened."""
+    import stat
+    import time
+
     folder = folder or cache_dir()
+    now = time.time()
+    entries: list[tuple[float, str]] = []
+    doomed: list[str] = []
     try:
-        entries = [e for e in os.scandir(folder) if e.name.endswith(".py") and e.is_file()]
+        with os.scandir(folder) as found:
+            for entry in found:
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if not stat.S_ISREG(info.st_mode):
+                    continue
+                if entry.name.endswith(".py"):
+                    if now - info.st_mtime > STALE_DAYS * 86400:
+                        doomed.append(entry.path)
+                    else:
+                        entries.append((info.st_mtime, entry.path))
+                elif entry.name.startswith(".tmp-") and entry.name.endswith(".part"):
+                    if now - info.st_mtime > _PART_AGE:
+                        doomed.append(entry.path)
     except OSError:
         return 0
-    if len(entries) <= limit:
-        return 0
-    entries.sort(key=lambda e: e.stat().st_mtime)
+    if len(entries) > limit:
+        entries.sort()
+        doomed += [path for _, path in entries[: len(entries) - limit * 3 // 4]]
     removed = 0
-    for entry in entries[: len(entries) - limit * 3 // 4]:
+    for path in doomed:
         try:
-            Path(entry.path).unlink()
+            Path(path).unlink()
             removed += 1
         except OSError:
             pass
@@ -194,53 +263,150 @@ def prune(folder: Path | None = None, limit: int = MAX_ENTRIES) -> int:
 
 # --- parsed recipe.toml files ------------------------------------------------------------------
 # Parsing TOML is most of the time `list`, `search` and `show` spend on the catalog. The parsed
-# tables are kept in one JSON file keyed by each file's whole text, so an edited file is simply a
-# new key (never stale, and no hashing to pay for) and a damaged index is ignored. Each table is
-# held as its own JSON text: every caller gets fresh objects from the (fast, C) JSON decoder.
+# tables are kept in one JSON file, each as its own JSON text (every caller gets fresh objects
+# from the fast C decoder) under the BLAKE2b digest of the file's text, with a check digest of
+# that key and the table: a table edited, or moved under another text's key, is a miss (and
+# dropped), never used. The whole index is bounded, so that its load stays cheap whatever was
+# once parsed: a recipe.toml over _TOML_MAX_TEXT is parsed each time, never kept; at most
+# _TOML_LIMIT tables and _TOML_BUDGET bytes are kept, the least recently used going first; and
+# when the index is saved (when something changed, and at least once a day), the tables not
+# used for STALE_DAYS, those of recipe files that no longer exist, and the older versions of a
+# file parsed this run are dropped.
 
-_TOML_INDEX = "recipe-toml-v3.json"
-_TOML_LIMIT = 2000
-_toml_memo: dict[str, str] | None = None
+_TOML_INDEX = "recipe-toml-v4.json"
+_TOML_LIMIT = 1000
+_TOML_MAX_TEXT = 64 << 10
+_TOML_BUDGET = 2 << 20  # bytes of the index file; a bigger one is not read
+_TOML_PATHS = 8  # files remembered per table (copies of a recipe share their text)
+_toml_memo: dict[str, dict[str, Any]] | None = None
 _toml_used: set[str] = set()
 _toml_dirty = False
 
 
-def _toml_index() -> dict[str, str]:
-    global _toml_memo
+@functools.lru_cache(maxsize=1)
+def _blake2b_type() -> Any:
+    """BLAKE2b from CPython's built-in module: several times faster than its SHA-256."""
+    try:
+        from _blake2 import blake2b
+    except ImportError:
+        from hashlib import blake2b
+    return blake2b
+
+
+def _toml_key(text: str) -> str:
+    return str(_blake2b_type()(text.encode("utf-8"), digest_size=16).hexdigest())
+
+
+def _toml_check(key: str, table: str) -> str:
+    data = f"{key}\0{table}".encode()
+    return str(_blake2b_type()(data, digest_size=16).hexdigest())
+
+
+def _today() -> int:
+    import time
+
+    return int(time.time() // 86400)
+
+
+def _toml_index() -> dict[str, dict[str, Any]]:
+    global _toml_memo, _toml_dirty
     if _toml_memo is None:
         _toml_memo = {}
+        data = None
         if enabled():
+            raw = _read_regular(cache_dir().parent / _TOML_INDEX, _TOML_BUDGET)
             try:
-                data = json.loads((cache_dir().parent / _TOML_INDEX).read_text(encoding="utf-8"))
-                if isinstance(data, dict):
-                    _toml_memo = {k: v for k, v in data.items() if isinstance(v, str)}
-            except (OSError, ValueError):
-                pass
+                data = json.loads(raw) if raw is not None else None
+            except ValueError:
+                data = None
+        if isinstance(data, dict) and isinstance(data.get("tables"), dict):
+            _toml_memo = {k: v for k, v in data["tables"].items() if isinstance(v, dict)}
+            if data.get("pruned") != _today():  # saved (so pruned) at least once a day
+                _toml_dirty = True
     return _toml_memo
 
 
-def load_toml(text: str) -> dict[str, Any]:
-    """``tomllib.loads(text)``, remembered across runs; raises what tomllib raises."""
+def _cached_table(key: str, entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The table an index entry holds, if it is whole and belongs to ``key``."""
+    table = entry.get("table")
+    if not isinstance(table, str) or entry.get("check") != _toml_check(key, table):
+        return None
+    try:
+        data = json.loads(table)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def load_toml(text: str, origin: Path | str | None = None) -> dict[str, Any]:
+    """``tomllib.loads(text)``, remembered across runs; raises what tomllib raises.
+
+    ``origin``, the file the text was read from, lets the index drop the tables of files
+    that were deleted or edited since."""
     global _toml_dirty
-    key = text
+    if len(text) > _TOML_MAX_TEXT:
+        import tomllib
+
+        return tomllib.loads(text)
     index = _toml_index()
+    key = _toml_key(text)
     _toml_used.add(key)
-    if key in index:
-        try:
-            data = json.loads(index[key])
-        except ValueError:
-            data = None
-        if isinstance(data, dict):
+    entry = index.get(key)
+    where = [str(origin)] if origin is not None else []
+    if entry is not None:
+        data = _cached_table(key, entry)
+        if data is not None:
+            paths = entry.get("paths")
+            if not isinstance(paths, list):
+                paths = entry["paths"] = []
+            if entry.get("used") != _today() or not set(where) <= set(paths):
+                entry["used"] = _today()
+                paths += [w for w in where if w not in paths]
+                del paths[:-_TOML_PATHS]
+                _toml_dirty = True
             return data
+        del index[key]  # damaged, edited or another text's: dropped, parsed again
+        _toml_dirty = True
     import tomllib
 
     data = tomllib.loads(text)
     try:
-        index[key] = json.dumps(data, ensure_ascii=False)
+        table = json.dumps(data, ensure_ascii=False)
     except (TypeError, ValueError):  # dates and times do not round-trip through JSON: not kept
         return data
+    index[key] = {"table": table, "check": _toml_check(key, table), "used": _today(),
+                  "paths": where}
     _toml_dirty = True
     return data
+
+
+def _kept_tables(memo: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What the saved index keeps: see the comment above _TOML_INDEX."""
+    today = _today()
+    parsed_now = {p for k in _toml_used if k in memo for p in memo[k].get("paths", [])}
+    keep: list[tuple[int, str, dict[str, Any]]] = []
+    for key, entry in memo.items():
+        used = entry.get("used")
+        paths = entry.get("paths")
+        if not isinstance(used, int) or not isinstance(entry.get("table"), str):
+            continue
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            continue
+        if key not in _toml_used:
+            if today - used > STALE_DAYS:
+                continue
+            if paths and all(p in parsed_now or not Path(p).is_file() for p in paths):
+                continue  # older versions of files read this run, or files gone
+        keep.append((used if key not in _toml_used else today + 1, key, entry))
+    keep.sort(key=lambda item: item[0], reverse=True)  # this run's first, then the latest
+    kept: dict[str, dict[str, Any]] = {}
+    size = 0
+    for _, key, entry in keep[:_TOML_LIMIT]:
+        size += len(entry["table"]) + 200
+        if size > _TOML_BUDGET * 3 // 4:
+            break
+        kept[key] = entry
+    return kept
 
 
 def flush() -> None:
@@ -252,11 +418,7 @@ def flush() -> None:
     if not _toml_dirty or _toml_memo is None or not enabled():
         return
     _toml_dirty = False
-    keep = {k: v for k, v in _toml_memo.items() if k in _toml_used}
-    for k, v in _toml_memo.items():
-        if len(keep) >= _TOML_LIMIT:
-            break
-        keep.setdefault(k, v)
+    keep = _kept_tables(_toml_memo)
     import tempfile
 
     folder = cache_dir().parent
@@ -267,10 +429,14 @@ def flush() -> None:
         return
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(keep, handle, ensure_ascii=False)
+            json.dump({"pruned": _today(), "tables": keep}, handle, ensure_ascii=False)
         Path(tmp).replace(folder / _TOML_INDEX)
+        (folder / "recipe-toml-v3.json").unlink(missing_ok=True)  # the previous format's
     except OSError:
         Path(tmp).unlink(missing_ok=True)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def clear() -> int:

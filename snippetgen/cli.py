@@ -1,7 +1,9 @@
 """The command line: a thin Typer layer over the library API.
 
 Every command runs inside :func:`_guard`, which turns snippetgen errors into one
-sentence on stderr and an exit code (2 for bad input), and Ctrl-C into exit 130.
+sentence on stderr and an exit code (2 for bad input); the group (snippetgen.usage) turns
+Ctrl-C into exit 130 and a closed stdout into a quiet exit 141. The console script starts in
+snippetgen.launch, which covers the imports of this module too.
 """
 
 import functools
@@ -16,7 +18,7 @@ import typer
 from snippetgen.catalog import Catalog, load_catalog
 from snippetgen.completion import RecipeCommand, complete_feature, complete_recipe
 from snippetgen.errors import OverwriteError, SnippetgenError, UserError
-from snippetgen.output import Color, atomic_write, highlight, use_color
+from snippetgen.output import Color, atomic_write, check_output, highlight, use_color
 from snippetgen.usage import OneLineErrors
 
 app = typer.Typer(
@@ -37,6 +39,8 @@ def err(message: str) -> None:
 
 
 def _guard(func: F) -> F:
+    """One sentence for a snippetgen error (Ctrl-C and closed pipes: see OneLineErrors)."""
+
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -46,9 +50,6 @@ def _guard(func: F) -> F:
         except SnippetgenError as exc:
             err(f"error: {exc}")
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            err("interrupted")
-            raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -264,7 +265,9 @@ def render(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="write to FILE instead of stdout")
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="overwrite an existing -o FILE")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="replace an existing -o FILE (a regular file only)")
+    ] = False,
     color: Annotated[Color, typer.Option("--color", help="highlight the code")] = Color.auto,
     show_help: Annotated[bool, typer.Option("--help", "-h", help="show parameters")] = False,
 ) -> None:
@@ -287,20 +290,18 @@ def render(
     base = plan(RenderRequest(recipe, with_=with_ or []), catalog)
     check_templates(base.recipes)
     values = parse_cli_args(base.params, list(ctx.args), recipe=base.target.name)
-    if output is not None and output.is_dir():
-        raise UserError(f"Cannot write {output}: it is a folder; give a file name.")
-    if output is not None and output.exists() and not force:
-        raise OverwriteError(path=str(output))
-    if output is not None and not output.parent.is_dir():
-        raise UserError(f"Cannot write {output}: folder {output.parent} does not exist.")
+    if output is not None:
+        check_output(output, force=force)  # before the render: no work for a refused FILE
     command = base.command(values, with_ or [])
     code = run_render(RenderRequest(recipe, values, with_ or []), catalog, command=command)
     if output is None:
         _emit(code, color, code=True)
     else:
         try:
-            atomic_write(output, code)
-        except OSError as exc:
+            atomic_write(output, code, overwrite=force)
+        except FileExistsError:  # made while rendering
+            raise OverwriteError(path=str(output)) from None
+        except OSError as exc:  # a full disk, no permission, a name too long, ...
             raise UserError(f"Cannot write {output}: {exc.strerror or exc}.") from None
         err(f"wrote {output}")
     from snippetgen.lrplot import no_decay_warning

@@ -241,7 +241,7 @@ def load_recipe(folder: Path, *, source: str = "built-in") -> Recipe:
     """Read and validate ``folder/recipe.toml``; raise RecipeDefinitionError when malformed."""
     meta = folder / "recipe.toml"
     try:
-        data = load_toml(meta.read_text(encoding="utf-8"))  # tomllib.loads, memoised on disk
+        data = load_toml(meta.read_text(encoding="utf-8"), meta)  # tomllib.loads, memoised
     except FileNotFoundError:
         raise _fail(folder, "no recipe.toml") from None
     except ValueError as exc:  # tomllib.TOMLDecodeError, UnicodeDecodeError

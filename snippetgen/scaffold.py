@@ -701,10 +701,34 @@ def build_project(
 
 
 def check_target(directory: Path) -> None:
-    """Refuse a target that is a file or a non-empty folder."""
-    if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
-        raise ScaffoldError(f"{directory} exists and is not a folder; nothing was written.")
-    if directory.is_dir() and any(directory.iterdir()):
+    """Refuse a target that is not a new or an empty folder: a file, a symbolic link (even
+    one to a folder), a FIFO, socket or device, or a folder with anything in it (a dangling
+    link too). Only a temporary left there by a killed `new` does not count (see write_project)."""
+    import stat
+
+    from snippetgen.output import is_abandoned_temp, kind_of
+
+    try:
+        mode = directory.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        blocker = next((f for f in reversed(directory.parents) if f.exists() and not f.is_dir()), None)
+        raise ScaffoldError(
+            f"Cannot create {directory}: {blocker or 'a folder on its path'} is not a folder; "
+            "nothing was written."
+        ) from None
+    except OSError as exc:  # a name too long, no permission
+        raise ScaffoldError(f"Cannot create {directory}: {exc.strerror or exc}.") from None
+    if not stat.S_ISDIR(mode):
+        raise ScaffoldError(
+            f"{directory} exists and is not a folder (it is {kind_of(mode)}); nothing was written."
+        )
+    try:
+        entries = [e for e in directory.iterdir() if not is_abandoned_temp(e)]
+    except OSError as exc:
+        raise ScaffoldError(f"Cannot read {directory}: {exc.strerror or exc}.") from None
+    if entries:
         raise ScaffoldError(f"{directory} is not empty; choose a new folder (nothing was written).")
 
 
@@ -716,7 +740,12 @@ def _umask() -> int:
 
 def write_project(project: Project) -> Path:
     """Write into a temporary folder, then rename it into place (or, when the target is an
-    existing empty folder such as ".", move its entries in); on any failure remove it all."""
+    existing empty folder such as ".", move its entries in); on any failure remove it all.
+
+    The staging folder (".NAME.XXXXXXXX.snippetgen.tmp") is locked while in use; one that a
+    killed process left behind is removed by the next `new` into the same folder."""
+    from snippetgen.output import TEMP_SUFFIX, lock, remove_stale_temps, temp_prefix
+
     target = project.directory.absolute()
     check_target(target)
     missing = []
@@ -728,11 +757,16 @@ def write_project(project: Project) -> Path:
         raise ScaffoldError(f"Cannot create {target}: {parent} is not a folder.")
     fill = target.is_dir()
     staging: Path | None = None
+    held: int | None = None
     moved: list[Path] = []
     done = False
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target if fill else target.parent))
+        home = target if fill else target.parent
+        remove_stale_temps(home)  # what a killed `new` left here
+        staging = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=TEMP_SUFFIX, dir=home))
+        held = os.open(staging, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        lock(held)  # in use: another `new` in this folder leaves it alone
         for relative, text in project.files.items():
             path = staging / relative
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -751,6 +785,8 @@ def write_project(project: Project) -> Path:
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+        if held is not None:
+            os.close(held)
         if not done:
             for path in moved:
                 if path.is_dir():

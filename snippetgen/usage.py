@@ -4,19 +4,23 @@ Click, under Typer, reports a misspelt command or option, a missing argument or 
 its own type rejects with the usage line, a hint and then the error, four lines in all.
 :class:`OneLineErrors`, the app's group class, prints the same error as the sentence every
 other refusal uses (``error: ...``), adds the closest command names to an unknown command,
-and keeps every exit code (0, 2, 130) as it was.
+and keeps every exit code (0, 2, 130) as it was. It also owns the two ways a command can
+stop early, whatever runs at the time (parsing, a command, click's own --help): Ctrl-C says
+"interrupted" (exit 130) and a reader that went away ends it quietly (exit 141).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import typer
 from typer.core import TyperGroup
 
 from snippetgen.errors import closest
+from snippetgen.launch import broken_pipe, interrupted
 
 try:  # Typer 0.2x ships its own copy of click
     from typer._click import exceptions as click_exceptions
@@ -41,8 +45,27 @@ def usage_sentence(exc: click_exceptions.UsageError, command: str | None = None)
     return f"error: {_sentence(exc.format_message())} Run '{where} --help' for usage."
 
 
+@contextlib.contextmanager
+def _stops() -> Iterator[None]:
+    """Ctrl-C and a closed stdout as exit codes, before Typer turns them into its own."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise typer.Exit(interrupted()) from None
+    except BrokenPipeError:
+        raise typer.Exit(broken_pipe()) from None
+
+
 class OneLineErrors(TyperGroup):
     """The CLI's group: click's usage errors as one line, unknown commands with suggestions."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _stops():  # the group's own options, --help included
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _stops():  # the command: its options, --help, and its work
+            return super().invoke(ctx)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         try:

@@ -12,6 +12,8 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -221,12 +223,32 @@ def test_failed_renders_are_not_cached(user_recipe, renders_dir):
 
 def test_prune_keeps_the_most_recently_used(renders_dir):
     renders_dir.mkdir(parents=True)
+    recent = time.time() - 3600
     for i in range(12):
         path = renders_dir / f"{i:064x}.py"
         path.write_text("x\n")
-        os.utime(path, (1_000_000 + i, 1_000_000 + i))
+        os.utime(path, (recent + i, recent + i))
     assert cache.prune(renders_dir, limit=8) == 6  # down to 3/4 of the limit
     assert [p.stem[-1] for p in entries(renders_dir)] == list("6789ab")
+
+
+def test_prune_removes_stale_entries_and_leftover_temporaries_only(renders_dir):
+    renders_dir.mkdir(parents=True)
+    month_ago = time.time() - (cache.STALE_DAYS + 1) * 86400
+    stale, fresh = renders_dir / f"{1:064x}.py", renders_dir / f"{2:064x}.py"
+    old_part, new_part = renders_dir / ".tmp-old.part", renders_dir / ".tmp-new.part"
+    for path in (stale, fresh, old_part, new_part):
+        path.write_text("x\n")
+    for path in (stale, old_part):
+        os.utime(path, (month_ago, month_ago))
+    outside = renders_dir.parent / "outside.py"
+    outside.write_text("not the cache's\n")
+    os.utime(outside, (month_ago, month_ago))
+    (renders_dir / f"{3:064x}.py").symlink_to(outside)  # never followed, never removed
+    assert cache.prune(renders_dir) == 2
+    assert sorted(p.name for p in renders_dir.iterdir()) == sorted(
+        [fresh.name, new_part.name, f"{3:064x}.py"])
+    assert outside.read_text() == "not the cache's\n"
 
 
 def test_warm_cli_render_imports_neither_jinja_nor_black(tmp_path):
@@ -306,3 +328,154 @@ def test_toml_errors_still_raise_and_are_not_kept(fresh_toml_memo):
 def test_library_use_writes_no_toml_index(fresh_toml_memo):
     load_catalog()
     assert not (cache.cache_dir().parent / cache._TOML_INDEX).exists()
+
+
+# --- attacks on the real cache folder, through the real CLI -----------------------------------
+
+
+def cli_run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`python -m snippetgen ARGS` with this test's cache (XDG_CACHE_HOME is set)."""
+    return subprocess.run([sys.executable, "-m", "snippetgen", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_an_entry_copied_under_another_key_is_never_served(renders_dir):
+    """A render's entry renamed to another key's name (a swapped entry, checksum intact)."""
+    alpha3 = cli_run("render", "mixup", "--alpha", "0.3")
+    (entry_3,) = entries(renders_dir)
+    alpha5 = cli_run("render", "mixup", "--alpha", "0.5")
+    (entry_5,) = [e for e in entries(renders_dir) if e != entry_3]
+    assert alpha3.stdout != alpha5.stdout
+    shutil.copyfile(entry_3, entry_5)  # --alpha 0.5 now finds the 0.3 render under its key
+    assert cache.load(entry_5.stem) is None and not entry_5.exists()  # a miss, and dropped
+    shutil.copyfile(entry_3, entry_5)
+    again = cli_run("render", "mixup", "--alpha", "0.5")
+    assert again.returncode == 0 and again.stdout == alpha5.stdout
+    assert cache.load(entry_5.stem) == alpha5.stdout  # rewritten as its own
+
+
+def _valid_entry(key: str, text: str) -> bytes:
+    body = text.encode()
+    return f"{cache._MAGIC}{key}{cache._SUM}{cache._checksum(key, body)}\n".encode() + body
+
+
+@pytest.mark.parametrize("damage", ["fifo", "symlink", "folder", "oversized"])
+def test_entries_that_are_not_small_regular_files_are_ignored(renders_dir, tmp_path, damage):
+    """A FIFO in place of an entry must not block the render (a real process, with a
+    timeout); a symlink, even to a valid entry, is not followed; a folder is skipped; a
+    valid entry over MAX_ENTRY_BYTES is not read."""
+    good = cli_run("render", "mixup").stdout
+    (entry,) = entries(renders_dir)
+    valid = entry.read_bytes()
+    entry.unlink()
+    if damage == "fifo":
+        os.mkfifo(entry)
+    elif damage == "symlink":
+        elsewhere = tmp_path / "elsewhere.py"
+        elsewhere.write_bytes(_valid_entry(entry.stem, "import os\nos.system('evil')\n"))
+        entry.symlink_to(elsewhere)
+    elif damage == "folder":
+        entry.mkdir()
+    else:
+        padded = good + "#" * cache.MAX_ENTRY_BYTES + "\n"
+        entry.write_bytes(_valid_entry(entry.stem, padded))
+    proc = cli_run("render", "mixup", timeout=60)
+    assert proc.returncode == 0 and proc.stdout == good
+    if damage == "folder":
+        assert entry.is_dir()  # left alone: the render is simply not cached
+    else:  # replaced by the fresh render's entry (the symlink itself, not what it points to)
+        assert not entry.is_symlink() and entry.read_bytes() == valid
+    if damage == "symlink":
+        assert "evil" in elsewhere.read_text()
+
+
+# --- the parsed recipe.toml index under attack -------------------------------------------------
+
+
+def _index() -> Path:
+    return cache.cache_dir().parent / cache._TOML_INDEX
+
+
+def _tables() -> dict:
+    return json.loads(_index().read_text())["tables"]
+
+
+def test_an_edited_or_swapped_parsed_table_is_a_miss(fresh_toml_memo, recipes_root):
+    listed = cli_run("list", "--json")
+    assert listed.returncode == 0
+    tables = _tables()
+    mixup_text = (recipes_root / "mixup" / "recipe.toml").read_text()
+    train_text = (recipes_root / "train" / "recipe.toml").read_text()
+    mixup, train = cache._toml_key(mixup_text), cache._toml_key(train_text)
+    assert {mixup, train} <= set(tables)
+    # swap: train's table (and its check) under mixup's key; edit: change train's summary
+    tables[mixup] = dict(tables[train])
+    edited = json.loads(tables[train]["table"])
+    edited["summary"] = "edited in the cache"
+    tables[train]["table"] = json.dumps(edited)
+    _index().write_text(json.dumps({"tables": tables}))
+    again = cli_run("list", "--json")
+    assert again.returncode == 0 and again.stdout == listed.stdout
+    assert "edited in the cache" not in again.stdout
+    assert cache.load_toml(mixup_text) == tomllib.loads(mixup_text)  # in-process, too
+    repaired = _tables()  # the next run's save: both parsed again and stored as their own
+    assert json.loads(repaired[mixup]["table"])["name"] == "mixup"
+    assert json.loads(repaired[train]["table"])["summary"] != "edited in the cache"
+
+
+@pytest.mark.parametrize("damage", ["fifo", "symlink", "folder", "oversized"])
+def test_an_index_that_is_not_a_small_regular_file_is_ignored(tmp_path, damage):
+    listed = cli_run("list")
+    index = _index()
+    saved = index.read_text()
+    index.unlink()
+    if damage == "fifo":
+        os.mkfifo(index)
+    elif damage == "symlink":
+        (tmp_path / "elsewhere.json").write_text(saved)
+        index.symlink_to(tmp_path / "elsewhere.json")
+    elif damage == "folder":
+        index.mkdir()
+    else:
+        index.write_text(saved[:-1] + " " * cache._TOML_BUDGET + "}")
+    proc = cli_run("list", timeout=60)
+    assert proc.returncode == 0 and proc.stdout == listed.stdout and proc.stderr == ""
+    if damage != "folder":
+        assert not index.is_symlink() and json.loads(index.read_text())["tables"]
+        assert index.stat().st_size < len(saved) * 2
+
+
+def test_the_index_forgets_huge_edited_deleted_and_unused_recipes(fresh_toml_memo, recipes_root,
+                                                                     user_recipe):
+    meta = user_recipe / "recipe.toml"
+    plain = meta.read_text()
+    huge = plain + "".join(f"# padding line {i}\n" for i in range(6000))
+    assert len(huge) > cache._TOML_MAX_TEXT
+    meta.write_text(huge)
+    assert cli_run("list").returncode == 0
+    assert cache._toml_key(huge) not in _tables()  # parsed every time, never kept
+    assert _index().stat().st_size < 200_000
+
+    meta.write_text(plain.replace("Prints a greeting.", "Version one."))
+    assert cli_run("list").returncode == 0
+    one = cache._toml_key(meta.read_text())
+    assert one in _tables() and _tables()[one]["paths"] == [str(meta)]
+    meta.write_text(plain.replace("Prints a greeting.", "Version two."))
+    assert "Version two." in cli_run("list").stdout
+    two = cache._toml_key(meta.read_text())
+    assert two in _tables() and one not in _tables()  # the older version of the same file
+
+    tables = _tables()
+    for text, age in (("old = 1\n", cache.STALE_DAYS + 1), ("recent = 1\n", 1)):
+        key = cache._toml_key(text)  # read by some other run (another SNIPPETGEN_PATH)
+        table = json.dumps(tomllib.loads(text))
+        tables[key] = {"table": table, "check": cache._toml_check(key, table),
+                       "used": cache._today() - age, "paths": []}
+    # last saved yesterday: the first run of a day saves, and so prunes, the index
+    _index().write_text(json.dumps({"pruned": cache._today() - 1, "tables": tables}))
+    shutil.rmtree(user_recipe)
+    assert cli_run("list").returncode == 0
+    assert two not in _tables()  # its file is gone
+    assert cache._toml_key("old = 1\n") not in _tables()  # not used for a month
+    assert cache._toml_key("recent = 1\n") in _tables()
+    assert cache._toml_key((recipes_root / "train" / "recipe.toml").read_text()) in _tables()
