@@ -587,12 +587,12 @@ def _main_module(package: str) -> str:
     return textwrap.dedent(f'''\
         """Train: `python -m {package} [options]` (the `{_dist_name(package)}-train` command)."""
 
-        from {package}.train import main
+        from {package}.train import run_cli
 
 
         def run():
-            """Run the training from the command line (main() returns the metrics history)."""
-            main()
+            """Run the training from the command line (Ctrl-C: exit 130, SIGTERM: 143)."""
+            run_cli()
 
 
         if __name__ == "__main__":

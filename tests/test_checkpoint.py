@@ -191,7 +191,8 @@ def test_last_pt_is_written_atomically(tmp_path, monkeypatch):
             assert events[i - 1][0] == "fsync", "flushed to disk before the rename"
     final = [state for name, state in renamed if name == "last.pt"][-1]
     assert same(final, load(out / "last.pt"))
-    assert sorted(p.name for p in out.iterdir()) == ["best.pt", "last.pt", "metrics.jsonl", "model.pt"]
+    assert sorted(p.name for p in out.iterdir()) == [".lock", "best.pt", "last.pt", "metrics.jsonl",
+                                                     "model.pt"]
 
 
 class Payload:
@@ -388,4 +389,5 @@ def test_sigkill_at_several_moments_then_resume_ends_bit_identical(tmp_path):
     assert read_metrics(out) == read_metrics(reference)
     assert state_equal(load(out / "model.pt"), load(reference / "model.pt"))
     assert same(load(out / "last.pt"), load(reference / "last.pt"))
-    assert not list(out.glob(".*")), "temporary files of killed saves are cleaned on resume"
+    leftovers = [path.name for path in out.glob(".*") if path.name != ".lock"]
+    assert not leftovers, "temporary files of killed saves are cleaned on resume"

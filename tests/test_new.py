@@ -130,6 +130,25 @@ def test_split_project_trains_exactly_like_the_single_script(project, tmp_path, 
     assert read_metrics(tmp_path / "split") == read_metrics(tmp_path / "single")
 
 
+def test_the_project_command_stops_on_ctrl_c_with_exit_130(project, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vision_demo", "--output-dir", str(tmp_path / "run"),
+         "--epochs", "1000", *TINY], cwd=project, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert any(line.startswith("epoch ") for line in proc.stdout), proc.stderr
+        proc.send_signal(signal.SIGINT)
+        stderr = proc.communicate(timeout=240)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130 and stderr == "interrupted\n"
+
+
 def test_answers_file_reproduces_the_project(project, tmp_path, cli):
     again = tmp_path / "elsewhere" / "vision-demo"  # same folder name, another place
     code, out, err = cli("new", "--from", str(project / ".snippetgen.toml"), str(again))
