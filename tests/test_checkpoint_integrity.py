@@ -32,8 +32,13 @@ def run(mod, out: Path, epochs: int, *extra: str):
 
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
-    """Every file of `folder`: its bytes and modification time."""
-    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+    """Every file of `folder` but the run lock (each run rewrites it with its pid): its bytes
+    and modification time."""
+    return {
+        p.name: (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(folder.iterdir())
+        if p.name != ".lock"
+    }
 
 
 def refused(capsys, call, *needles: str) -> str:
