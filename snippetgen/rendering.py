@@ -9,8 +9,9 @@ output does not depend on the order of ``--with`` options.
 from __future__ import annotations
 
 import re
+import secrets
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -127,7 +128,14 @@ def _check_conflicts(recipes: Sequence[Recipe]) -> None:
 
 
 class _Slots:
-    """Calls the features' macros for a named slot and joins what they return."""
+    """Calls the features' macros for a named slot and joins what they return.
+
+    ``slot(name)`` leaves a marker where it stands; :meth:`place` then puts the slot's code
+    there, every line after its first indented like the line the marker stands on (so the
+    skeleton never counts columns, and a ``filter indent`` around a slot is taken into
+    account). ``{% call slot(name) %}default{% endcall %}`` carries the code used when no
+    feature fills the slot, at the column of that default body.
+    """
 
     def __init__(self, modules: list[tuple[str, Any]]) -> None:
         self.modules = modules
@@ -135,6 +143,8 @@ class _Slots:
             for attr in dir(module):
                 if not attr.startswith("_") and attr not in SLOTS and callable(getattr(module, attr)):
                     raise ValueError(f"{recipe}: macro {attr!r} is not a known slot")
+        self.blocks: list[Callable[[int], str]] = []
+        self._marker = f"\0{secrets.token_hex(8)}:"  # never in a template's own text
 
     def providers(self, name: str) -> list[tuple[str, Any]]:
         if name not in SLOTS:
@@ -144,20 +154,55 @@ class _Slots:
     def provides(self, name: str) -> bool:
         return bool(self.providers(name))
 
-    def slot(self, name: str, width: int = 0) -> Code:
-        from snippetgen.template_env import Code, indent_code
+    def code(self, name: str) -> str:
+        """The features' code for a slot, joined, dedented and not yet indented."""
+        from snippetgen.template_env import indent_code
 
         found = self.providers(name)
-        if SLOTS[name] == "single" and len(found) > 1:
+        if SLOTS[name].one_feature and len(found) > 1:
             owners = ", ".join(r for r, _ in found)
             raise ValueError(f"slot {name!r} is filled by several recipes ({owners})")
         parts = [indent_code(str(macro()), 0) for _, macro in found]
         if name == "imports":  # two features may need the same import
             lines = [ln for part in parts for ln in part.splitlines()]
-            parts = [Code(ln) for ln in dict.fromkeys(ln for ln in lines if ln.strip())]
+            parts = [ln for ln in dict.fromkeys(ln for ln in lines if ln.strip())]
         # module-level definitions are two blank lines apart, as black puts them
         joiner = "\n\n\n" if name == "helpers" else "\n"
-        return indent_code(joiner.join(p for p in parts if p), width)
+        return joiner.join(p for p in parts if p)
+
+    def defer(self, block: Callable[[int], str]) -> Code:
+        """A marker that :meth:`place` replaces with ``block(column of the marker's line)``."""
+        from snippetgen.template_env import Code
+
+        self.blocks.append(block)
+        return Code(f"{self._marker}{len(self.blocks) - 1}\0")
+
+    def slot(self, name: str, width: int | None = None, caller: Any = None) -> Code:
+        from snippetgen.template_env import Code, indent_code
+
+        code = self.code(name)
+        if caller is None:
+            if width is not None:  # an explicit column, as skeletons written before markers give
+                return indent_code(code, width)
+            return self.defer(lambda column: indent_code(code, column))
+        if SLOTS[name].kind == "expression":
+            raise ValueError(f"slot {name!r} holds an expression and has no default body")
+        default = str(caller())
+        if not self.provides(name):
+            code = default
+        # the call tag's own indentation is stripped (lstrip_blocks): the default body's is used
+        column = min((len(ln) - len(ln.lstrip(" ")) for ln in default.splitlines() if ln.strip()),
+                     default=0)
+        return Code(" " * column + self.defer(lambda width: indent_code(code, width)) + "\n")
+
+    def place(self, body: str) -> str:
+        """The rendered skeleton with every marker replaced by its code."""
+
+        def fill(match: re.Match[str]) -> str:
+            line = body[body.rfind("\n", 0, match.start()) + 1 : match.start()]
+            return self.blocks[int(match[1])](len(line) - len(line.lstrip(" ")))
+
+        return re.sub(re.escape(self._marker) + r"(\d+)\0", fill, body)
 
 
 def _context(plan_: Plan) -> dict[str, Any]:
@@ -198,16 +243,28 @@ def render_source(plan_: Plan, header: str) -> str:
             slots = _Slots(modules)
             current = BASE_RECIPE
             base_params = [plan_.params[n] for n in plan_.params]
+
+            def arguments(width: int | None = None) -> Code:
+                def lines(column: int) -> Code:
+                    return indent_code(paramcode.argparse_lines(base_params, plan_.values, column), column)
+
+                return lines(width) if width is not None else slots.defer(lines)
+
+            def checks(width: int | None = None) -> Code:
+                def lines(column: int) -> Code:
+                    return indent_code(paramcode.check_lines(base_params), column)
+
+                return lines(width) if width is not None else slots.defer(lines)
+
             context |= {
                 "slot": slots.slot,
                 "provides": slots.provides,
-                "arguments": lambda width: indent_code(
-                    paramcode.argparse_lines(base_params, plan_.values, width), width
-                ),
-                "checks": lambda width: indent_code(paramcode.check_lines(base_params), width),
+                "arguments": arguments,
+                "checks": checks,
                 "list_parsers": paramcode.list_types_used(base_params),
             }
             body = env.get_template(f"{BASE_RECIPE}/feature.py.j2").render(context)
+            body = slots.place(body)
     except TemplateSyntaxError as exc:
         raise RecipeBug(
             recipe=current, problem=f"template syntax error in {exc.name} line {exc.lineno}: {exc.message}"
