@@ -9,7 +9,6 @@ output does not depend on the order of ``--with`` options.
 from __future__ import annotations
 
 import re
-import secrets
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -143,6 +142,8 @@ class _Slots:
             for attr in dir(module):
                 if not attr.startswith("_") and attr not in SLOTS and callable(getattr(module, attr)):
                     raise ValueError(f"{recipe}: macro {attr!r} is not a known slot")
+        import secrets  # a render that is not served from the cache only
+
         self.blocks: list[Callable[[int], str]] = []
         self._marker = f"\0{secrets.token_hex(8)}:"  # never in a template's own text
 
@@ -162,10 +163,10 @@ class _Slots:
         if SLOTS[name].one_feature and len(found) > 1:
             owners = ", ".join(r for r, _ in found)
             raise ValueError(f"slot {name!r} is filled by several recipes ({owners})")
-        parts = [indent_code(str(macro()), 0) for _, macro in found]
+        parts: list[str] = [indent_code(str(macro()), 0) for _, macro in found]
         if name == "imports":  # two features may need the same import
             lines = [ln for part in parts for ln in part.splitlines()]
-            parts = [ln for ln in dict.fromkeys(ln for ln in lines if ln.strip())]
+            parts = list(dict.fromkeys(ln for ln in lines if ln.strip()))
         # module-level definitions are two blank lines apart, as black puts them
         joiner = "\n\n\n" if name == "helpers" else "\n"
         return joiner.join(p for p in parts if p)
@@ -177,14 +178,24 @@ class _Slots:
         self.blocks.append(block)
         return Code(f"{self._marker}{len(self.blocks) - 1}\0")
 
+    def columned(self, lines: Callable[[int], str]) -> Callable[..., Code]:
+        """A skeleton function for generated lines: ``f()`` gives them at the column of the
+        line it stands on, ``f(width)`` at an explicit column."""
+        from snippetgen.template_env import Code
+
+        def call(width: int | None = None) -> Code:
+            return Code(lines(width)) if width is not None else self.defer(lines)
+
+        return call
+
     def slot(self, name: str, width: int | None = None, caller: Any = None) -> Code:
+        """``slot(name)`` in the skeleton; ``width`` is for copies of the skeleton written
+        when slots were given their column; ``caller`` is the default body of a call block."""
         from snippetgen.template_env import Code, indent_code
 
         code = self.code(name)
         if caller is None:
-            if width is not None:  # an explicit column, as skeletons written before markers give
-                return indent_code(code, width)
-            return self.defer(lambda column: indent_code(code, column))
+            return self.columned(lambda column: indent_code(code, column))(width)
         if SLOTS[name].kind == "expression":
             raise ValueError(f"slot {name!r} holds an expression and has no default body")
         default = str(caller())
@@ -243,24 +254,17 @@ def render_source(plan_: Plan, header: str) -> str:
             slots = _Slots(modules)
             current = BASE_RECIPE
             base_params = [plan_.params[n] for n in plan_.params]
-
-            def arguments(width: int | None = None) -> Code:
-                def lines(column: int) -> Code:
-                    return indent_code(paramcode.argparse_lines(base_params, plan_.values, column), column)
-
-                return lines(width) if width is not None else slots.defer(lines)
-
-            def checks(width: int | None = None) -> Code:
-                def lines(column: int) -> Code:
-                    return indent_code(paramcode.check_lines(base_params), column)
-
-                return lines(width) if width is not None else slots.defer(lines)
-
             context |= {
                 "slot": slots.slot,
                 "provides": slots.provides,
-                "arguments": arguments,
-                "checks": checks,
+                "arguments": slots.columned(
+                    lambda width: indent_code(
+                        paramcode.argparse_lines(base_params, plan_.values, width), width
+                    )
+                ),
+                "checks": slots.columned(
+                    lambda width: indent_code(paramcode.check_lines(base_params), width)
+                ),
                 "list_parsers": paramcode.list_types_used(base_params),
             }
             body = env.get_template(f"{BASE_RECIPE}/feature.py.j2").render(context)
