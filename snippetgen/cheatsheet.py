@@ -18,55 +18,12 @@ from snippetgen.catalog import BASE_RECIPE, Catalog
 from snippetgen.condense import Block, condense, join
 from snippetgen.paramcode import cli_text
 from snippetgen.recipe import Recipe
+from snippetgen.slots import SLOTS
 from snippetgen.template_text import expand, macros
 
 WIDTH = 88
 CODE_LINES = 40  # the most lines of code a cheat sheet shows; `render` prints all of it
 LR_CURVE_RECIPES = ("warmup", "lr-schedule")
-
-# Where each slot's code goes in the training script (a comment above it in `show`).
-SLOT_PLACES = {
-    "imports": "imports",
-    "helpers": "module level",
-    "arguments": "parse_args(): extra command-line options",
-    "validate": "parse_args(): checks on the options",
-    "seed": "seed_everything()",
-    "model": "build_model(), after the model is built",
-    "criterion_setup": "build_criterion(), before the loss is built",
-    "criterion_kwargs": "build_criterion(): arguments of nn.CrossEntropyLoss",
-    "param_groups": "build_optimizer(): the parameter groups",
-    "scheduler": "build_scheduler()",
-    "loader_kwargs": "make_loader(): DataLoader arguments",
-    "setup": "main(), before training",
-    "resume": "main(), before the first epoch",
-    "train_mode": "each epoch, after model.train()",
-    "batch": "each batch, before the forward pass",
-    "sync_context": "around each batch's forward and backward passes",
-    "autocast": "around the forward pass",
-    "loss": "each batch, after the loss",
-    "objective": "each batch, terms added to the loss before backward",
-    "backward": "each batch: the backward pass",
-    "step_condition": "whether this batch ends an optimizer step",
-    "before_step": "each step, before optimizer.step()",
-    "optimizer_step": "the optimizer step",
-    "after_step": "each step, after optimizer.step()",
-    "epoch_stats": "end of epoch: training statistics",
-    "record": "end of epoch: the metrics record",
-    "scheduler_step": "end of epoch: the scheduler step",
-    "epoch_end": "end of epoch, after metrics are written",
-    "finish": "after the last epoch",
-    "eval_setup": "evaluate(), before the loop",
-    "eval_batch": "evaluate(), each batch",
-    "eval_result": "evaluate(): the result",
-}
-
-
-# Slots that hold an expression: shown in the statement the training script puts it in.
-EXPRESSION_SLOTS = {
-    "sync_context": "with {code}:\n    ...  # forward, loss and backward",
-    "autocast": "with {code}:\n    ...  # the forward pass and the loss",
-    "step_condition": "if {code}:\n    ...  # the optimizer step",
-}
 
 
 def _wrap(text: str, indent: str = "  ", subsequent: str | None = None) -> str:
@@ -108,10 +65,10 @@ def _feature_code(recipe: Recipe, text: str, values: dict[str, Any]) -> list[Blo
         code = textwrap.dedent(expand(macro.body, values, features)).strip("\n")
         if not code.strip():
             continue
-        place = SLOT_PLACES.get(name, name)
-        if name in EXPRESSION_SLOTS:
-            code = EXPRESSION_SLOTS[name].format(code=code.strip())
-        blocks.append(Block(code, f"# [{name}] {place}"))
+        slot = SLOTS.get(name)
+        if slot is not None and slot.statement:  # an expression: shown in its statement
+            code = slot.statement.format(code=code.strip())
+        blocks.append(Block(code, f"# [{name}] {slot.place if slot else name}"))
     return blocks
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -127,7 +127,14 @@ def _check_conflicts(recipes: Sequence[Recipe]) -> None:
 
 
 class _Slots:
-    """Calls the features' macros for a named slot and joins what they return."""
+    """Calls the features' macros for a named slot and joins what they return.
+
+    ``slot(name)`` leaves a marker where it stands; :meth:`place` then puts the slot's code
+    there, every line after its first indented like the line the marker stands on (so the
+    skeleton never counts columns, and a ``filter indent`` around a slot is taken into
+    account). ``{% call slot(name) %}default{% endcall %}`` carries the code used when no
+    feature fills the slot, at the column of that default body.
+    """
 
     def __init__(self, modules: list[tuple[str, Any]]) -> None:
         self.modules = modules
@@ -135,6 +142,10 @@ class _Slots:
             for attr in dir(module):
                 if not attr.startswith("_") and attr not in SLOTS and callable(getattr(module, attr)):
                     raise ValueError(f"{recipe}: macro {attr!r} is not a known slot")
+        import secrets  # a render that is not served from the cache only
+
+        self.blocks: list[Callable[[int], str]] = []
+        self._marker = f"\0{secrets.token_hex(8)}:"  # never in a template's own text
 
     def providers(self, name: str) -> list[tuple[str, Any]]:
         if name not in SLOTS:
@@ -144,20 +155,65 @@ class _Slots:
     def provides(self, name: str) -> bool:
         return bool(self.providers(name))
 
-    def slot(self, name: str, width: int = 0) -> Code:
-        from snippetgen.template_env import Code, indent_code
+    def code(self, name: str) -> str:
+        """The features' code for a slot, joined, dedented and not yet indented."""
+        from snippetgen.template_env import indent_code
 
         found = self.providers(name)
-        if SLOTS[name] == "single" and len(found) > 1:
+        if SLOTS[name].one_feature and len(found) > 1:
             owners = ", ".join(r for r, _ in found)
             raise ValueError(f"slot {name!r} is filled by several recipes ({owners})")
-        parts = [indent_code(str(macro()), 0) for _, macro in found]
+        parts: list[str] = [indent_code(str(macro()), 0) for _, macro in found]
         if name == "imports":  # two features may need the same import
             lines = [ln for part in parts for ln in part.splitlines()]
-            parts = [Code(ln) for ln in dict.fromkeys(ln for ln in lines if ln.strip())]
+            parts = list(dict.fromkeys(ln for ln in lines if ln.strip()))
         # module-level definitions are two blank lines apart, as black puts them
         joiner = "\n\n\n" if name == "helpers" else "\n"
-        return indent_code(joiner.join(p for p in parts if p), width)
+        return joiner.join(p for p in parts if p)
+
+    def defer(self, block: Callable[[int], str]) -> Code:
+        """A marker that :meth:`place` replaces with ``block(column of the marker's line)``."""
+        from snippetgen.template_env import Code
+
+        self.blocks.append(block)
+        return Code(f"{self._marker}{len(self.blocks) - 1}\0")
+
+    def columned(self, lines: Callable[[int], str]) -> Callable[..., Code]:
+        """A skeleton function for generated lines: ``f()`` gives them at the column of the
+        line it stands on, ``f(width)`` at an explicit column."""
+        from snippetgen.template_env import Code
+
+        def call(width: int | None = None) -> Code:
+            return Code(lines(width)) if width is not None else self.defer(lines)
+
+        return call
+
+    def slot(self, name: str, width: int | None = None, caller: Any = None) -> Code:
+        """``slot(name)`` in the skeleton; ``width`` is for copies of the skeleton written
+        when slots were given their column; ``caller`` is the default body of a call block."""
+        from snippetgen.template_env import Code, indent_code
+
+        code = self.code(name)
+        if caller is None:
+            return self.columned(lambda column: indent_code(code, column))(width)
+        if SLOTS[name].kind == "expression":
+            raise ValueError(f"slot {name!r} holds an expression and has no default body")
+        default = str(caller())
+        if not self.provides(name):
+            code = default
+        # the call tag's own indentation is stripped (lstrip_blocks): the default body's is used
+        column = min((len(ln) - len(ln.lstrip(" ")) for ln in default.splitlines() if ln.strip()),
+                     default=0)
+        return Code(" " * column + self.defer(lambda width: indent_code(code, width)) + "\n")
+
+    def place(self, body: str) -> str:
+        """The rendered skeleton with every marker replaced by its code."""
+
+        def fill(match: re.Match[str]) -> str:
+            line = body[body.rfind("\n", 0, match.start()) + 1 : match.start()]
+            return self.blocks[int(match[1])](len(line) - len(line.lstrip(" ")))
+
+        return re.sub(re.escape(self._marker) + r"(\d+)\0", fill, body)
 
 
 def _context(plan_: Plan) -> dict[str, Any]:
@@ -201,13 +257,18 @@ def render_source(plan_: Plan, header: str) -> str:
             context |= {
                 "slot": slots.slot,
                 "provides": slots.provides,
-                "arguments": lambda width: indent_code(
-                    paramcode.argparse_lines(base_params, plan_.values, width), width
+                "arguments": slots.columned(
+                    lambda width: indent_code(
+                        paramcode.argparse_lines(base_params, plan_.values, width), width
+                    )
                 ),
-                "checks": lambda width: indent_code(paramcode.check_lines(base_params), width),
+                "checks": slots.columned(
+                    lambda width: indent_code(paramcode.check_lines(base_params), width)
+                ),
                 "list_parsers": paramcode.list_types_used(base_params),
             }
             body = env.get_template(f"{BASE_RECIPE}/feature.py.j2").render(context)
+            body = slots.place(body)
     except TemplateSyntaxError as exc:
         raise RecipeBug(
             recipe=current, problem=f"template syntax error in {exc.name} line {exc.lineno}: {exc.message}"
