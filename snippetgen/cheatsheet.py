@@ -142,9 +142,11 @@ def essential_code(recipe: Recipe, values: Mapping[str, Any] | None = None) -> s
     path = recipe.path / _template_name(recipe)
     if recipe.name == BASE_RECIPE or not path.is_file():
         return ""
+    from snippetgen.safefile import FileRefused, read_text
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_text(path)  # a regular file only
+    except FileRefused:
         return ""
     python_values = _python_values(recipe, values)
     if recipe.kind == "feature":

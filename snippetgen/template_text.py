@@ -18,9 +18,73 @@ from typing import Any
 
 from snippetgen.pyliteral import py_literal
 
-_TAG = re.compile(r"\{%-?\s*(.*?)\s*-?%\}|\{\{-?\s*(.*?)\s*-?\}\}|\{#.*?#\}", re.S)
+_CLOSERS = {"{%": "%}", "{{": "}}", "{#": "#}"}
 _OPENERS = {"if", "for", "macro", "call", "filter", "block", "with", "raw", "autoescape"}
 _MIDDLES = {"elif": "if", "else": ("if", "for")}
+
+
+class _Tag:
+    """One ``{% statement %}``, ``{{ expression }}`` or ``{# comment #}``, with the interface of
+    a regular-expression match (group 1 the statement, group 2 the expression, each without
+    its surrounding whitespace and ``-`` markers). The lazy expression this replaces took
+    cubic time on an unclosed tag followed by whitespace; :func:`_tags` is linear."""
+
+    __slots__ = ("_start", "_end", "_groups")
+
+    def __init__(self, start: int, end: int, statement: str | None, expression: str | None) -> None:
+        self._start, self._end, self._groups = start, end, (statement, expression)
+
+    def start(self) -> int:
+        return self._start
+
+    def end(self) -> int:
+        return self._end
+
+    def group(self, index: int) -> str | None:
+        return self._groups[index - 1]
+
+
+def _tags(text: str) -> tuple[list[_Tag], list[tuple[str, int]]]:
+    """Every tag of ``text`` in order, and the unclosed openers (each kind's first)."""
+    found: list[_Tag] = []
+    unclosed: list[tuple[str, int]] = []
+    upcoming = {opener: -1 for opener in _CLOSERS}  # next position of each live opener
+    position = 0
+    while upcoming:
+        for kind, at in list(upcoming.items()):
+            if at < position:
+                at = upcoming[kind] = text.find(kind, position)
+            if at < 0:
+                del upcoming[kind]
+        if not upcoming:
+            break
+        opener = min(upcoming, key=upcoming.__getitem__)
+        index = upcoming[opener]
+        end = text.find(_CLOSERS[opener], index + 2)
+        if end < 0:  # no later opener of this kind can close either
+            del upcoming[opener]
+            unclosed.append((opener, index))
+            position = index + 1
+            continue
+        inner = text[index + 2 : end]
+        content = inner.removeprefix("-").lstrip().removesuffix("-").rstrip()
+        if opener == "{%":
+            found.append(_Tag(index, end + 2, content, None))
+        elif opener == "{{":
+            found.append(_Tag(index, end + 2, None, content))
+        else:
+            found.append(_Tag(index, end + 2, None, None))
+        position = end + 2
+    return found, unclosed
+
+
+def _without_tags(text: str, tags: list[_Tag]) -> str:
+    pieces, position = [], 0
+    for tag in tags:
+        pieces.append(text[position : tag.start()])
+        position = tag.end()
+    pieces.append(text[position:])
+    return "".join(pieces)
 
 
 class TemplateShapeError(ValueError):
@@ -41,8 +105,11 @@ def structure_problems(text: str) -> list[str]:
     """Unbalanced or unknown block tags and unclosed delimiters, as short phrases."""
     problems: list[str] = []
     stack: list[tuple[str, int]] = []
-    for match in _TAG.finditer(text):
-        line = text.count("\n", 0, match.start()) + 1
+    tags, unclosed = _tags(text)
+    line, counted = 1, 0
+    for match in tags:
+        line += text.count("\n", counted, match.start())  # counted once: linear in the text
+        counted = match.start()
         statement = match.group(1)
         if statement is None:
             continue
@@ -63,11 +130,9 @@ def structure_problems(text: str) -> list[str]:
             problems.append(f"unknown tag {{% {word} %}} at line {line}")
     for word, line in stack:
         problems.append(f"{{% {word} %}} at line {line} is never closed")
-    stripped = _TAG.sub("", text)
-    for opener in ("{%", "{#"):
-        if opener in stripped:
-            line = text.count("\n", 0, text.find(opener)) + 1
-            problems.append(f"unclosed {opener} near line {line}")
+    for opener, index in unclosed:
+        if opener != "{{":
+            problems.append(f"unclosed {opener} near line {text.count(chr(10), 0, index) + 1}")
     return problems
 
 
@@ -77,7 +142,7 @@ def macros(text: str) -> list[Macro]:
     depth = 0
     start = 0
     name = ""
-    for match in _TAG.finditer(text):
+    for match in _tags(text)[0]:
         statement = match.group(1)
         if statement is None:
             continue
@@ -214,8 +279,8 @@ def expand(text: str, values: Mapping[str, Any], features: Sequence[str] = ()) -
         return not stack or stack[-1].active
 
     for line in text.splitlines(keepends=True):
-        tags = list(_TAG.finditer(line))
-        alone = bool(tags) and not _TAG.sub("", line).strip() and all(
+        tags = _tags(line)[0]
+        alone = bool(tags) and not _without_tags(line, tags).strip() and all(
             m.group(2) is None for m in tags
         )
         pieces: list[str] = []
