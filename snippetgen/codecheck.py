@@ -59,7 +59,8 @@ def check_source(source: str) -> None:
     try:
         problems = name_problems(source)
     except SyntaxError as exc:
-        raise CodeProblem(f"syntax error at line {exc.lineno}: {exc.msg}") from None
+        where = f" at line {exc.lineno}" if exc.lineno else ""
+        raise CodeProblem(f"syntax error{where}: {exc.msg}") from None
     except ValueError as exc:  # e.g. a null byte in the source (a SyntaxError from 3.12)
         raise CodeProblem(f"it does not compile: {exc}") from None
     except (RecursionError, MemoryError):
