@@ -67,26 +67,53 @@ def _intended_name(folder: Path) -> str:
     """The name a broken recipe was meant to have: its recipe.toml's, else the folder's."""
     import tomllib
 
+    from snippetgen.safefile import inside, read_text
+
+    meta = folder / "recipe.toml"
     try:
-        name = tomllib.loads((folder / "recipe.toml").read_text(encoding="utf-8")).get("name")
-    except (OSError, ValueError):  # unreadable, undecodable, or not TOML
+        name = tomllib.loads(read_text(meta)).get("name") if inside(meta, folder) else None
+    except (ValueError, RecursionError, MemoryError):  # not a file, undecodable, or not TOML
         name = None
-    return name if isinstance(name, str) and name else folder.name
+    return name if isinstance(name, str) and NAME_RE.match(name) else folder.name
+
+
+def _load_user_recipe(folder: Path, source: str) -> Recipe:
+    """A recipe from a user folder, fully checked; any failure is a RecipeDefinitionError."""
+    from snippetgen.userrecipes import check_folder, check_user_recipe
+
+    try:
+        check_folder(folder)  # before anything in it is read: no links out, no FIFOs
+        recipe = load_recipe(folder, source=source)
+        check_user_recipe(recipe)
+    except RecipeDefinitionError:
+        raise
+    except (RecursionError, MemoryError):
+        raise RecipeDefinitionError(path=str(folder), reason="it nests too deeply to be read") from None
+    except Exception as exc:  # never let one recipe stop every command
+        raise RecipeDefinitionError(
+            path=str(folder), reason=f"it cannot be loaded ({type(exc).__name__}: {exc})"
+        ) from None
+    return recipe
 
 
 def _scan(root: Path, source: str, catalog: Catalog, only: set[str] | None = None) -> None:
     if not root.is_dir():
         return
-    folders = sorted(root.iterdir()) if only is None else [root / name for name in sorted(only)]
+    try:
+        folders = sorted(root.iterdir()) if only is None else [root / name for name in sorted(only)]
+    except OSError as exc:
+        catalog.broken.append(
+            RecipeDefinitionError(path=str(root), reason=f"cannot list the folder ({exc.strerror or exc})")
+        )
+        return
     for folder in folders:
         if not folder.is_dir() or folder.name.startswith(("_", ".")):
             continue
         try:
-            recipe = load_recipe(folder, source=source)
-            if source != "built-in":
-                from snippetgen.userrecipes import check_user_recipe
-
-                check_user_recipe(recipe)
+            if source == "built-in":
+                recipe = load_recipe(folder, source=source)
+            else:
+                recipe = _load_user_recipe(folder, source)
         except RecipeDefinitionError as exc:
             catalog.broken.append(exc)
             if source != "built-in":  # it hides the recipe it would override: never a silent fallback

@@ -104,9 +104,11 @@ def _blocks(recipe: Recipe, values: Mapping[str, Any] | None) -> tuple[list[Bloc
     path = recipe.path / _template_name(recipe)
     if recipe.name == BASE_RECIPE or not path.is_file():
         return [], 1, set()
+    from snippetgen.safefile import FileRefused, read_text
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_text(path)  # a regular file only
+    except FileRefused:
         return [], 1, set()
     python_values = _python_values(recipe, values)
     if recipe.kind == "feature":

@@ -13,6 +13,11 @@ class CodeProblem(ValueError):
     """Generated code that fails a check; the message says what and where."""
 
 
+# Python's parser and compiler give up on deeply nested code with RecursionError (or, in
+# the parser, MemoryError); black recurses over its syntax tree the same way.
+_TOO_DEEP = "its expressions or blocks nest too deeply for Python's compiler"
+
+
 def _walk(table: symtable.SymbolTable) -> list[symtable.SymbolTable]:
     out = [table]
     for child in table.get_children():
@@ -54,7 +59,12 @@ def check_source(source: str) -> None:
     try:
         problems = name_problems(source)
     except SyntaxError as exc:
-        raise CodeProblem(f"syntax error at line {exc.lineno}: {exc.msg}") from None
+        where = f" at line {exc.lineno}" if exc.lineno else ""
+        raise CodeProblem(f"syntax error{where}: {exc.msg}") from None
+    except ValueError as exc:  # e.g. a null byte in the source (a SyntaxError from 3.12)
+        raise CodeProblem(f"it does not compile: {exc}") from None
+    except (RecursionError, MemoryError):
+        raise CodeProblem(_TOO_DEEP) from None
     if problems:
         raise CodeProblem("; ".join(problems))
 
@@ -66,14 +76,19 @@ def format_source(source: str) -> str:
     mode = black.Mode(target_versions={black.TargetVersion.PY310}, line_length=88)
     try:
         formatted = black.format_str(source, mode=mode)
+    except (RecursionError, MemoryError):
+        raise CodeProblem(_TOO_DEEP) from None
     except Exception as exc:  # black raises several types for unparsable input
         raise CodeProblem(f"black could not format it: {exc}") from None
     if formatted == source:  # already black's fixed point: stable and unchanged by definition
         return formatted
-    if black.format_str(formatted, mode=mode) != formatted:
-        raise CodeProblem("black output is not stable")
-    if ast.dump(ast.parse(formatted)) != ast.dump(ast.parse(source)):
-        raise CodeProblem("black changed the meaning of the code")
+    try:
+        if black.format_str(formatted, mode=mode) != formatted:
+            raise CodeProblem("black output is not stable")
+        if ast.dump(ast.parse(formatted)) != ast.dump(ast.parse(source)):
+            raise CodeProblem("black changed the meaning of the code")
+    except (RecursionError, MemoryError):
+        raise CodeProblem(_TOO_DEEP) from None
     return formatted
 
 

@@ -101,8 +101,10 @@ class RecipeDefinitionError(UserError):
     """A recipe folder whose metadata or templates are malformed."""
 
     def __init__(self, *, path: str, reason: str) -> None:
+        from snippetgen.quoting import escape
+
         self.path = path
-        super().__init__(f"Broken recipe at {path}: {reason}.")
+        super().__init__(f"Broken recipe at {escape(path)}: {escape(reason)}.")  # one line
 
 
 class RecipeBug(SnippetgenError):

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from snippetgen.cache import load_toml
 from snippetgen.errors import RecipeDefinitionError
+from snippetgen.safefile import FileRefused, read_text
 
 KINDS = ("feature", "snippet")
 PARAM_TYPES = ("int", "float", "bool", "str", "choice", "int_list", "float_list")
@@ -20,7 +21,15 @@ SCRIPT_FLAGS = frozenset(
     {"device", "num-workers", "output-dir", "overwrite", "pretrained", "max-batches",
      "channels-last", "compile", "resume"}
 )
-NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+# \Z, not $: "$" also matches before a final line break, and a name reaches generated code
+NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
+# an importable module or a distribution name (what `requires` lists), e.g. "tensorboard"
+REQUIREMENT_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\Z")
+LINE_LIMIT = 500  # characters of a one-line text: title, summary, help, a tag, an alias...
+TEXT_LIMIT = 5000  # characters of a docs text (when, notes, one pitfall)
+CHOICE_LIMIT = 200  # characters of a choice
+MAX_LENGTH_LIMIT = 10_000  # the largest max_length of a str parameter
+TOML_LIMIT = 1 << 20  # bytes of a recipe.toml
 
 _PARAM_KEYS = {
     "name",
@@ -174,18 +183,44 @@ def _fail(path: Path, reason: str) -> RecipeDefinitionError:
     return RecipeDefinitionError(path=str(path), reason=reason)
 
 
-def _strs(path: Path, data: dict[str, Any], key: str) -> tuple[str, ...]:
+def _text_problem(value: str, *, multiline: bool = False) -> str | None:
+    """What is wrong with a metadata text (a phrase), or None."""
+    limit = TEXT_LIMIT if multiline else LINE_LIMIT
+    if len(value) > limit:
+        return f"is longer than {limit} characters"
+    if not (value.replace("\n", "") if multiline else value).isprintable():
+        return "holds a control character" if multiline else "holds a line break or control character"
+    return None
+
+
+def _text(path: Path, data: dict[str, Any], key: str, *, required: bool = True,
+          multiline: bool = False) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise _fail(path, f"'{key}' must be a non-empty string" if required else f"'{key}' must be a string")
+    problem = _text_problem(value, multiline=multiline)
+    if problem:
+        raise _fail(path, f"'{key}' {problem}")
+    return value
+
+
+def _texts(path: Path, data: dict[str, Any], key: str, *, multiline: bool = False,
+           form: tuple[re.Pattern[str], str] | None = None) -> tuple[str, ...]:
     value = data.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _fail(path, f"'{key}' must be a list of strings")
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _fail(path, f"'{key}' must be a list of non-empty strings")
+    for item in value:
+        if not (item.isprintable() and len(item) <= LINE_LIMIT):  # else: say what is wrong
+            problem = _text_problem(item, multiline=multiline)
+            if problem:
+                raise _fail(path, f"an entry of '{key}' {problem}")
+        if form is not None and not form[0].match(item):
+            raise _fail(path, f"'{key}' lists {item!r}, which is not {form[1]}")
     return tuple(value)
 
 
-def _str(path: Path, data: dict[str, Any], key: str, *, required: bool = True) -> str:
-    value = data.get(key, "")
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise _fail(path, f"'{key}' must be a non-empty string")
-    return value
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _load_param(path: Path, raw: Any) -> Param:
@@ -200,20 +235,62 @@ def _load_param(path: Path, raw: Any) -> Param:
     if name in RESERVED_NAMES:
         raise _fail(path, f"parameter name {name!r} is taken by snippetgen's own render options")
     ptype = raw.get("type")
-    if ptype not in PARAM_TYPES:
+    if not isinstance(ptype, str) or ptype not in PARAM_TYPES:
         raise _fail(path, f"parameter {name!r} has type {ptype!r}; use one of {', '.join(PARAM_TYPES)}")
     help_text = raw.get("help")
-    if not isinstance(help_text, str) or not help_text:
+    if not isinstance(help_text, str) or not help_text.strip():
         raise _fail(path, f"parameter {name!r} needs a 'help' string")
-    choices = raw.get("choices", [])
-    if ptype == "choice" and (not choices or not all(isinstance(c, str) for c in choices)):
-        raise _fail(path, f"choice parameter {name!r} needs a list of string 'choices'")
+    problem = _text_problem(help_text)
+    if problem:
+        raise _fail(path, f"the 'help' of parameter {name!r} {problem}")
+    numeric = ptype in ("int", "float", "int_list", "float_list")
     for bound in ("min", "max"):
         value = raw.get(bound)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
-        ):
+        if value is not None and not _is_number(value):
             raise _fail(path, f"parameter {name!r} has a non-numeric '{bound}'")
+        if value is not None and not numeric:
+            raise _fail(path, f"parameter {name!r} is a {ptype}: '{bound}' is only for numbers")
+    for flag in ("min_exclusive", "max_exclusive"):
+        if not isinstance(raw.get(flag, False), bool):
+            raise _fail(path, f"'{flag}' of parameter {name!r} must be true or false")
+    if raw.get("min") is not None and raw.get("max") is not None and raw["min"] > raw["max"]:
+        raise _fail(path, f"parameter {name!r} has a 'min' larger than its 'max'")
+    choices = raw.get("choices")
+    if ptype == "choice":
+        if (
+            not isinstance(choices, list)
+            or not choices
+            or not all(isinstance(c, str) and c.strip() for c in choices)
+        ):
+            raise _fail(path, f"choice parameter {name!r} needs a list of string 'choices'")
+        if len(set(choices)) != len(choices):
+            raise _fail(path, f"the 'choices' of parameter {name!r} repeat")
+        for choice in choices:
+            if len(choice) > CHOICE_LIMIT or not choice.isprintable():
+                raise _fail(
+                    path, f"choice {choice!r} of parameter {name!r} must be one line of at most "
+                    f"{CHOICE_LIMIT} printable characters",
+                )
+    elif choices is not None:
+        raise _fail(path, f"parameter {name!r} is a {ptype}: 'choices' is only for type \"choice\"")
+    pattern = raw.get("pattern")
+    max_length = raw.get("max_length", 200)
+    if ptype != "str" and ("pattern" in raw or "max_length" in raw):
+        raise _fail(path, f"parameter {name!r} is a {ptype}: 'pattern' and 'max_length' are only for str")
+    if pattern is not None:
+        if not isinstance(pattern, str) or not pattern:
+            raise _fail(path, f"the 'pattern' of parameter {name!r} must be a non-empty string")
+        from snippetgen.safepattern import pattern_problem
+
+        problem = pattern_problem(pattern)
+        if problem:
+            raise _fail(path, f"the 'pattern' of parameter {name!r} is refused: {problem}")
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or not (
+        1 <= max_length <= MAX_LENGTH_LIMIT
+    ):
+        raise _fail(
+            path, f"'max_length' of parameter {name!r} must be a whole number from 1 to {MAX_LENGTH_LIMIT}"
+        )
     param = Param(
         name=name,
         type=ptype,
@@ -221,11 +298,11 @@ def _load_param(path: Path, raw: Any) -> Param:
         help=help_text,
         min=raw.get("min"),
         max=raw.get("max"),
-        min_exclusive=bool(raw.get("min_exclusive", False)),
-        max_exclusive=bool(raw.get("max_exclusive", False)),
-        choices=tuple(choices),
-        pattern=raw.get("pattern"),
-        max_length=int(raw.get("max_length", 200)),
+        min_exclusive=raw.get("min_exclusive", False),
+        max_exclusive=raw.get("max_exclusive", False),
+        choices=tuple(choices or ()),
+        pattern=pattern,
+        max_length=max_length,
     )
     # The default must itself pass validation: a recipe cannot ship a default it would refuse.
     from snippetgen.params import validate_default
@@ -237,23 +314,79 @@ def _load_param(path: Path, raw: Any) -> Param:
     return param
 
 
-def load_recipe(folder: Path, *, source: str = "built-in") -> Recipe:
-    """Read and validate ``folder/recipe.toml``; raise RecipeDefinitionError when malformed."""
+def _default_value_ok(value: Any) -> bool:
+    if isinstance(value, list):
+        return bool(value) and all(_is_number(v) for v in value)
+    if isinstance(value, str):
+        return _text_problem(value) is None
+    return isinstance(value, bool) or _is_number(value)
+
+
+def _defaults(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise _fail(path, "'defaults' must be a table of parameter names to values")
+    for key, value in defaults.items():
+        if not NAME_RE.match(key):
+            raise _fail(path, f"'defaults' names {key!r}, which is not a parameter name")
+        if not _default_value_ok(value):
+            raise _fail(
+                path, f"'defaults' gives {key!r} a value that is not a number, one-line string, "
+                "true/false or list of numbers",
+            )
+    return dict(defaults)
+
+
+def _conflicts(path: Path, data: dict[str, Any]) -> tuple[Conflict, ...]:
+    raw_list = data.get("conflicts", [])
+    if not isinstance(raw_list, list):
+        raise _fail(path, "'conflicts' must be an array of tables ([[conflicts]])")
+    conflicts = []
+    for raw in raw_list:
+        if not isinstance(raw, dict) or not isinstance(raw.get("recipe"), str) or set(raw) - {"recipe", "why"}:
+            raise _fail(path, "each [[conflicts]] entry needs 'recipe' and 'why'")
+        if not NAME_RE.match(raw["recipe"]):
+            raise _fail(path, f"[[conflicts]] names {raw['recipe']!r}, which is not a recipe name")
+        why = _text(path, {"why": raw.get("why", "they conflict")}, "why")
+        conflicts.append(Conflict(recipe=raw["recipe"], why=why))
+    return tuple(conflicts)
+
+
+def _read_meta(folder: Path) -> dict[str, Any]:
     meta = folder / "recipe.toml"
     try:
-        data = load_toml(meta.read_text(encoding="utf-8"), meta)  # tomllib.loads, memoised
-    except FileNotFoundError:
-        raise _fail(folder, "no recipe.toml") from None
-    except ValueError as exc:  # tomllib.TOMLDecodeError, UnicodeDecodeError
+        text = read_text(meta, limit=TOML_LIMIT)
+    except FileRefused as exc:
+        if exc.missing:
+            raise _fail(folder, "no recipe.toml") from None
+        raise _fail(meta, f"recipe.toml {exc.reason}") from None
+    try:
+        data = load_toml(text, meta)  # tomllib.loads, memoised on disk
+    except ValueError as exc:  # tomllib.TOMLDecodeError
         raise _fail(meta, f"recipe.toml does not parse ({exc})") from None
+    except (RecursionError, MemoryError):
+        raise _fail(meta, "recipe.toml nests its arrays or tables too deeply") from None
+    if not isinstance(data, dict):
+        raise _fail(meta, "recipe.toml does not parse")
+    return data
+
+
+def load_recipe(folder: Path, *, source: str = "built-in") -> Recipe:
+    """Read and validate ``folder/recipe.toml``; raise RecipeDefinitionError when malformed.
+
+    Each field is checked for its type and form (one sentence per problem), and the file is
+    read only when it is a regular file (never a FIFO or a device), of at most 1 MiB.
+    """
+    data = _read_meta(folder)
+    meta = folder / "recipe.toml"
     unknown = set(data) - _RECIPE_KEYS
     if unknown:
         raise _fail(meta, f"unknown key(s) {', '.join(sorted(unknown))}")
-    name = _str(meta, data, "name")
+    name = _text(meta, data, "name")
     if not NAME_RE.match(name):
         raise _fail(meta, f"recipe name {name!r} must be kebab-case")
     kind = data.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise _fail(meta, f"'kind' must be one of {', '.join(KINDS)}")
     params_raw = data.get("params", [])
     if not isinstance(params_raw, list):
@@ -268,38 +401,30 @@ def load_recipe(folder: Path, *, source: str = "built-in") -> Recipe:
     docs = data.get("docs", {})
     if not isinstance(docs, dict) or set(docs) - _DOC_KEYS:
         raise _fail(meta, f"'docs' is a table with keys {', '.join(sorted(_DOC_KEYS))}")
-    conflicts_raw = data.get("conflicts", [])
-    conflicts: list[Conflict] = []
-    for raw in conflicts_raw if isinstance(conflicts_raw, list) else [None]:
-        if not isinstance(raw, dict) or not isinstance(raw.get("recipe"), str):
-            raise _fail(meta, "each [[conflicts]] entry needs 'recipe' and 'why'")
-        conflicts.append(Conflict(recipe=raw["recipe"], why=str(raw.get("why", "they conflict"))))
     order = data.get("order", 50)
-    if not isinstance(order, int):
-        raise _fail(meta, "'order' must be an integer")
-    defaults = data.get("defaults", {})
-    if not isinstance(defaults, dict):
-        raise _fail(meta, "'defaults' must be a table of parameter names to values")
+    if isinstance(order, bool) or not isinstance(order, int) or abs(order) > 10**6:
+        raise _fail(meta, "'order' must be an integer (from -1000000 to 1000000)")
     template = "feature.py.j2" if kind == "feature" else "snippet.py.j2"
-    if name != "train" and not (folder / template).is_file():
-        raise _fail(folder, f"a {kind} recipe needs a {template} template")
-    return Recipe(
+    recipe = Recipe(
         name=name,
         kind=kind,
-        title=_str(meta, data, "title"),
-        summary=_str(meta, data, "summary"),
+        title=_text(meta, data, "title"),
+        summary=_text(meta, data, "summary"),
         path=folder,
-        tags=_strs(meta, data, "tags"),
-        aliases=_strs(meta, data, "aliases"),
+        tags=_texts(meta, data, "tags"),
+        aliases=_texts(meta, data, "aliases"),
         params=params,
-        requires=_strs(meta, data, "requires"),
-        conflicts=tuple(conflicts),
-        related=_strs(meta, data, "related"),
-        when=_str(meta, docs, "when", required=False),
-        pitfalls=_strs(meta, docs, "pitfalls"),
-        notes=_str(meta, docs, "notes", required=False),
+        requires=_texts(meta, data, "requires", form=(REQUIREMENT_RE, "a module or package name")),
+        conflicts=_conflicts(meta, data),
+        related=_texts(meta, data, "related", form=(NAME_RE, "a recipe name")),
+        when=_text(meta, docs, "when", required=False, multiline=True),
+        pitfalls=_texts(meta, docs, "pitfalls", multiline=True),
+        notes=_text(meta, docs, "notes", required=False, multiline=True),
         order=order,
-        defaults=MappingProxyType(dict(defaults)),
-        essential=_strs(meta, data, "essential"),
+        defaults=MappingProxyType(_defaults(meta, data)),
+        essential=_texts(meta, data, "essential"),
         source=source,
     )
+    if name != "train" and not (folder / template).is_file():
+        raise _fail(folder, f"a {kind} recipe needs a {template} template")
+    return recipe

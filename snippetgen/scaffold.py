@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import ast
 import builtins
-import json
 import keyword
 import os
 import re
-import shlex
 import shutil
 import symtable
 import sys
@@ -39,11 +37,14 @@ from typing import Any
 from snippetgen.catalog import BASE_RECIPE, Catalog
 from snippetgen.errors import RecipeBug, UserError
 from snippetgen.paramcode import cli_text
+from snippetgen.quoting import docstring, escape, shell_word, toml_string
+from snippetgen.safefile import FileRefused, read_text
 
 ANSWERS_FILE = ".snippetgen.toml"
 # How a new project gets pytest (its `test` extra, see _pyproject) into the interpreter
 # that then runs `python -m pytest`.
 INSTALL_FOR_TESTS = 'python -m pip install -e ".[test]"'
+ANSWERS_LIMIT = 1 << 20  # bytes of an answers file
 _ANSWER_KEYS = {"snippetgen_version", "package", "recipes", "params"}
 _BUILTINS = set(dir(builtins)) | {"__file__", "__name__", "__doc__"}
 # Top-level definitions that seed each module; the rest of the script stays in train.py.
@@ -214,7 +215,7 @@ def _imports_for(imports: list[ast.Import | ast.ImportFrom], used: set[str]) -> 
 def split_script(source: str, package: str, header: str, train_doc: str) -> dict[str, str]:
     """Split a rendered training script into {module name: source} (data, model, train...)."""
     tree = ast.parse(source)
-    lines = source.splitlines()
+    lines = source_lines(source)
     body = list(tree.body)
     previous_end = 0
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
@@ -303,7 +304,7 @@ def split_script(source: str, package: str, header: str, train_doc: str) -> dict
             continue
         used = set().union(*(blocks[i].uses for i in members)) if members else set()
         doc = docs[module] + ("\n" if "\n" in docs[module] else "")
-        parts = [header + f'"""{doc}"""', ""]
+        parts = [header + docstring(doc), ""]
         parts += _imports_for(imports, used)
         for other in sorted(order):
             if other == module:
@@ -323,13 +324,19 @@ def split_script(source: str, package: str, header: str, train_doc: str) -> dict
 # --- the other files --------------------------------------------------------------------------
 
 
+def source_lines(source: str) -> list[str]:
+    """The lines of Python source as the tokenizer numbers them (\\n, \\r\\n or \\r end a
+    line; str.splitlines would also split at \\x0c, \\x1c, \\u2028 and others)."""
+    return re.split(r"\r\n|\r|\n", source.removesuffix("\n").removesuffix("\r"))
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value)
+        return toml_string(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
@@ -351,12 +358,17 @@ def answers_text(answers: Answers) -> str:
 
 def read_answers(path: Path) -> Answers:
     """Read an answers file; a missing or malformed one is a ScaffoldError naming it."""
+    shown = escape(str(path))
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScaffoldError(f"Answers file {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ScaffoldError(f"Cannot read answers file {path}: {exc}.") from None
+        data = tomllib.loads(read_text(path, limit=ANSWERS_LIMIT))  # a regular file only: no FIFO
+    except FileRefused as exc:
+        if exc.missing:
+            raise ScaffoldError(f"Answers file {shown} does not exist.") from None
+        raise ScaffoldError(f"Cannot read answers file {shown}: it {exc.reason}.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScaffoldError(f"Cannot read answers file {shown}: {exc}.") from None
+    except (RecursionError, MemoryError):
+        raise ScaffoldError(f"Cannot read answers file {shown}: it nests too deeply.") from None
     unknown = set(data) - _ANSWER_KEYS
     recipes = data.get("recipes", [])
     params = data.get("params", {})
@@ -371,7 +383,7 @@ def read_answers(path: Path) -> Answers:
         or not isinstance(version, str)
     ):
         raise ScaffoldError(
-            f"Answers file {path} is malformed: expected snippetgen_version, package, "
+            f"Answers file {shown} is malformed: expected snippetgen_version, package, "
             "recipes (a list of names) and a [params] table."
         )
     return Answers(package=package, recipes=tuple(recipes), params=dict(params), version=version)
@@ -394,7 +406,7 @@ def _columns(rows: Sequence[tuple[str, str]]) -> list[str]:
 
 def next_steps(directory: Path) -> str:
     """The commands that run a new project's tests, from where `new` was run."""
-    return f"cd {shlex.quote(str(directory))} && {INSTALL_FOR_TESTS} && python -m pytest"
+    return f"cd {shell_word(str(directory))} && {INSTALL_FOR_TESTS} && python -m pytest"
 
 
 def _readme(project: Project, catalog: Catalog, values: Mapping[str, Any], params: Mapping[str, Any],
@@ -411,7 +423,7 @@ def _readme(project: Project, catalog: Catalog, values: Mapping[str, Any], param
         (ANSWERS_FILE, "the answers this project was generated from"),
     ]
     lines = [
-        f"# {name}",
+        f"# {escape(name)}",
         "",
         "A PyTorch training project generated by "
         f"[snippetgen](https://pypi.org/project/snippetgen/) {project.answers.version}:",
@@ -467,7 +479,7 @@ def _readme(project: Project, catalog: Catalog, values: Mapping[str, Any], param
             "again with the checkpoint feature and move your changes over:",
             "",
             "```sh",
-            f"snippetgen new --from {ANSWERS_FILE} ../{name}-v2 --with checkpoint",
+            f"snippetgen new --from {ANSWERS_FILE} {shell_word(f'../{name}-v2')} --with checkpoint",
             "```",
         ]
     lines += [
@@ -485,7 +497,7 @@ def _readme(project: Project, catalog: Catalog, values: Mapping[str, Any], param
     ]
     for param_name, param in params.items():
         lines.append(
-            f"| `--{param_name}` | `{cli_text(param, values[param_name])}` | {param.help} |"
+            f"| `--{param_name}` | `{_cell(cli_text(param, values[param_name]))}` | {_cell(param.help)} |"
         )
     lines += [
         "",
@@ -497,6 +509,11 @@ def _readme(project: Project, catalog: Catalog, values: Mapping[str, Any], param
         "",
     ]
     return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Text for a cell of a Markdown table: one line, no column break."""
+    return escape(text).replace("|", "\\|")
 
 
 def _pyproject(package: str, requires: Sequence[str], description: str) -> str:
@@ -520,7 +537,7 @@ def _pyproject(package: str, requires: Sequence[str], description: str) -> str:
         test = ["pytest>=8"]
 
         [project.scripts]
-        {_dist_name(package)}-train = "{package}.__main__:run"
+        {_dist_name(package)}-train = {_toml_value(package + ".__main__:run")}
 
         [tool.setuptools]
         packages = [{_toml_value(package)}]
@@ -609,7 +626,7 @@ def _command(directory: Path, recipes: Sequence[str], changed: Mapping[str, str]
         words += ["--with", name]
     for option, text in changed.items():
         words += [option, text]
-    return " ".join(shlex.quote(w) for w in words)
+    return " ".join(shell_word(w) for w in words)
 
 
 def build_project(
@@ -661,14 +678,16 @@ def build_project(
     command = _command(directory, recipes, changed)
     script = render(RenderRequest(BASE_RECIPE, resolved.values, recipes), catalog, command=command)
     header_lines = []
-    for line in script.splitlines():
+    for line in source_lines(script):
         if not line.startswith("#"):
             break
         header_lines.append(line)
     header = "\n".join(header_lines) + "\n"
-    title = ast.get_docstring(ast.parse(script)) or "Train a model."
+    # the script's first docstring line: into docstrings and TOML only as a checked literal
+    title = ((ast.get_docstring(ast.parse(script)) or "").splitlines() or [""])[0].strip()
+    title = title or "Train a model."
     train_doc = (
-        f"{title.splitlines()[0]}\n\n"
+        f"{title}\n\n"
         f"Run it with `python -m {pkg}` (or `{_dist_name(pkg)}-train` once installed); --help\n"
         f"lists every option. The data comes from {pkg}.data.build_datasets and the model from\n"
         f"{pkg}.model.build_model: replace those with your own. Outputs go to --output-dir:\n"
@@ -684,7 +703,7 @@ def build_project(
     requires = sorted({req for r in resolved.recipes for req in r.requires})
     python_files = {f"{pkg}/{name}.py": text for name, text in modules.items()}
     python_files[f"{pkg}/__init__.py"] = (
-        f'"""{title.splitlines()[0].rstrip(".")}: generated by snippetgen {version}."""\n'
+        docstring(f"{title.rstrip('.')}: generated by snippetgen {version}.") + "\n"
     )
     python_files[f"{pkg}/__main__.py"] = _main_module(pkg)
     python_files["tests/test_project.py"] = _tests(pkg)
@@ -693,7 +712,7 @@ def build_project(
             project.files[path] = verify(text)
         except CodeProblem as exc:
             raise RecipeBug(recipe=BASE_RECIPE, problem=f"{path}: {exc}") from None
-    project.files["pyproject.toml"] = _pyproject(pkg, requires, title.splitlines()[0])
+    project.files["pyproject.toml"] = _pyproject(pkg, requires, title)
     project.files["README.md"] = _readme(project, catalog, resolved.values, resolved.params, command)
     project.files[ANSWERS_FILE] = answers_text(project.answers)
     project.files[".gitignore"] = "__pycache__/\n*.egg-info/\nruns/\n"

@@ -10,12 +10,23 @@ only ever become a Python literal.
 from __future__ import annotations
 
 import keyword
+import os
+import posixpath
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, PrefixLoader, StrictUndefined, Undefined
+from jinja2 import (
+    BaseLoader,
+    Environment,
+    PrefixLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    Undefined,
+)
 from jinja2.exceptions import SecurityError
+from jinja2.loaders import split_template_path
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from snippetgen.pyliteral import py_literal
@@ -91,10 +102,45 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+class _RecipeFolderLoader(BaseLoader):
+    """Templates from one recipe folder, and only from there: a name with ``..`` is not
+    found (Jinja's own rule), a link that leads out of the folder is refused, and only a
+    regular file is opened (never a FIFO or a device, which would block or never end)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = str(folder)
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        from snippetgen.safefile import FileRefused, inside, read_text
+
+        filename = posixpath.join(self.folder, *split_template_path(template))
+        if not os.path.lexists(filename):
+            raise TemplateNotFound(template)
+        if not inside(Path(filename), Path(self.folder)):
+            raise SecurityError(f"template {template!r} is a link to a file outside its recipe folder")
+        try:
+            mtime = Path(filename).stat().st_mtime
+            source = read_text(filename)
+        except FileRefused as exc:
+            if exc.missing:  # a dangling link
+                raise TemplateNotFound(template) from None
+            raise SecurityError(f"template {template!r} {exc.reason}") from None
+        except OSError:
+            raise TemplateNotFound(template) from None
+
+        def uptodate() -> bool:
+            try:
+                return Path(filename).stat().st_mtime == mtime
+            except OSError:
+                return False
+
+        return source, os.path.normpath(filename), uptodate
+
+
 def make_env(folders: dict[str, Path]) -> ImmutableSandboxedEnvironment:
     """An environment whose templates are addressed as ``<recipe>/<file>``."""
     loader = PrefixLoader(
-        {name: FileSystemLoader(str(path)) for name, path in folders.items()}, delimiter="/"
+        {name: _RecipeFolderLoader(path) for name, path in folders.items()}, delimiter="/"
     )
     env = _BoundedSandbox(
         loader=loader,

@@ -30,13 +30,67 @@ from typing import Any, NamedTuple
 
 from snippetgen.pyliteral import py_literal
 
-# A tag, with its whitespace-control signs: {% statement %}, {{ expression }} or {# comment #}.
-_TAG = re.compile(
-    r"\{%(?P<block_sign>[-+]?)\s*(?P<statement>.*?)\s*(?P<block_end>[-+]?)%\}"
-    r"|\{\{(?P<variable_sign>[-+]?)\s*(?P<expression>.*?)\s*(?P<variable_end>-?)\}\}"
-    r"|\{#(?P<comment_sign>[-+]?).*?(?P<comment_end>[-+]?)#\}",
-    re.S,
-)
+# The tags: {% statement %}, {{ expression }} and {# comment #}, each ended by the first closer
+# after its opener, with Jinja's whitespace-control signs inside the delimiters. They are found
+# by a linear scan (see _tags): a lazy regular expression takes cubic time on an unclosed tag
+# followed by whitespace, which a hostile user template would turn into a hang.
+_CLOSERS = {"{%": "%}", "{{": "}}", "{#": "#}"}
+_KINDS = {"{%": "statement", "{{": "expression", "{#": "comment"}
+
+
+class _Tag(NamedTuple):
+    """One tag: where it starts and ends, its kind, its content less delimiters, signs and
+    surrounding whitespace, and its opening and closing whitespace-control signs."""
+
+    start: int
+    end: int
+    kind: str
+    content: str
+    opening: str
+    closing: str
+
+
+def _parts(kind: str, inner: str) -> tuple[str, str, str]:
+    """The content and the two signs of a tag whose text between delimiters is `inner`,
+    as Jinja reads them: ``{%-``/``{%+`` and ``-%}``/``+%}``, ``{{-``/``{{+`` and ``-}}``."""
+    opening = inner[:1] if inner[:1] in ("-", "+") else ""
+    rest = inner[len(opening) :]
+    if kind == "comment":
+        return "", opening, rest[-1:] if rest[-1:] in ("-", "+") else ""
+    signs = ("-", "+") if kind == "statement" else ("-",)
+    body = rest.lstrip()
+    closing = body[-1:] if body[-1:] in signs else ""
+    return body[: len(body) - len(closing)].rstrip(), opening, closing
+
+
+def _tags(text: str) -> list[_Tag]:
+    """Every tag of `text` in order, in linear time. An opener with no closer after it is
+    not a tag (nor is any later opener of its kind), and the scan goes on after it."""
+    found: list[_Tag] = []
+    upcoming = {opener: -1 for opener in _CLOSERS}  # the next position of each live opener
+    position = 0
+    while upcoming:
+        for opener, at in list(upcoming.items()):
+            if at < position:
+                at = upcoming[opener] = text.find(opener, position)
+            if at < 0:
+                del upcoming[opener]
+        if not upcoming:
+            break
+        opener = min(upcoming, key=upcoming.__getitem__)
+        index = upcoming[opener]
+        close = text.find(_CLOSERS[opener], index + 2)
+        if close < 0:
+            del upcoming[opener]
+            position = index + 1
+            continue
+        kind = _KINDS[opener]
+        content, opening, closing = _parts(kind, text[index + 2 : close])
+        found.append(_Tag(index, close + 2, kind, content, opening, closing))
+        position = close + 2
+    return found
+
+
 _SPACE = re.compile(r"\s*")
 _NEWLINE = re.compile(r"\r\n|\r")  # Jinja reads every line break of a template as \n
 _OPENERS = {"if", "for", "macro", "call", "filter", "block", "with", "raw", "autoescape"}
@@ -72,15 +126,6 @@ class _Token(NamedTuple):
     end: int
 
 
-def _tag_kind(match: re.Match[str]) -> tuple[str, str, str, str]:
-    """kind, content, opening sign and closing sign of a tag."""
-    if match.group("statement") is not None:
-        return "statement", match["statement"], match["block_sign"], match["block_end"]
-    if match.group("expression") is not None:
-        return "expression", match["expression"], match["variable_sign"], match["variable_end"]
-    return "comment", "", match["comment_sign"], match["comment_end"]
-
-
 def _text_end(before: str, kind: str, sign: str, line_starting: bool) -> int:
     """How much of the text before a tag is output: ``{%-`` strips all whitespace before it;
     lstrip_blocks strips the indentation of a block or comment tag that starts its line."""
@@ -109,15 +154,16 @@ def _lex(text: str) -> Iterator[_Token]:
     """The tokens of a template whose line breaks are all ``\\n`` (see :func:`_lines`)."""
     position = 0
     line_starting = True  # Jinja's lexer: the last thing read ended a line (or nothing was read)
-    for match in _TAG.finditer(text):
-        kind, content, opening, closing = _tag_kind(match)
-        before = text[position : match.start()]
-        stop = position + _text_end(before, kind, opening, line_starting)
+    for tag in _tags(text):
+        if tag.start < position:  # inside the whitespace that the last tag's "-" removed
+            continue
+        before = text[position : tag.start]
+        stop = position + _text_end(before, tag.kind, tag.opening, line_starting)
         if stop > position:
             yield _Token("text", text[position:stop], position, stop)
-        after = _tag_end(text, match.end(), kind, closing)
-        yield _Token(kind, content, stop, after)
-        line_starting = after > match.end() and text[after - 1] == "\n"
+        after = _tag_end(text, tag.end, tag.kind, tag.closing)
+        yield _Token(tag.kind, tag.content, stop, after)
+        line_starting = after > tag.end and text[after - 1] == "\n"
         position = after
     if position < len(text):
         yield _Token("text", text[position:], position, len(text))
@@ -151,16 +197,19 @@ def structure_problems(text: str) -> list[str]:
     """Unbalanced or unknown block tags and unclosed delimiters, as short phrases."""
     problems: list[str] = []
     stack: list[tuple[str, int]] = []
-    for match in _TAG.finditer(text):
-        statement = match.group("statement")
-        if statement is None:
+    tags = _tags(text)
+    line, counted = 1, 0
+    for tag in tags:
+        line += text.count("\n", counted, tag.start)  # each stretch counted once: linear
+        counted = tag.start
+        if tag.kind != "statement":
             continue
-        line = text.count("\n", 0, match.start()) + 1
-        problem = _tag_problem(_word(statement), statement, line, stack)
+        problem = _tag_problem(_word(tag.content), tag.content, line, stack)
         if problem:
             problems.append(problem)
     problems += [f"{{% {word} %}} at line {line} is never closed" for word, line in stack]
-    stripped = _TAG.sub("", text)
+    gaps = [0, *(edge for tag in tags for edge in (tag.start, tag.end)), len(text)]
+    stripped = "".join(text[gaps[i] : gaps[i + 1]] for i in range(0, len(gaps), 2))
     for opener in ("{%", "{#"):
         if opener in stripped:
             line = text.count("\n", 0, text.find(opener)) + 1

@@ -30,6 +30,52 @@ def template_path(recipe: Recipe) -> Path:
     return recipe.path / ("feature.py.j2" if recipe.kind == "feature" else "snippet.py.j2")
 
 
+def check_folder(folder: Path) -> None:
+    """Refuse a recipe folder holding a link that leads out of it, or anything but regular
+    files and folders (a FIFO, a device, a socket): nothing outside a recipe's folder can
+    reach a render, the render cache or a copy of it, and nothing in it can block a read."""
+    from snippetgen.safefile import inside, kind_problem
+
+    root = Path(os.path.realpath(folder))
+    for current, dirs, files in os.walk(folder, onerror=_walk_error):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for entry in [*dirs, *files]:
+            path = Path(current) / entry
+            relative = path.relative_to(folder)
+            try:
+                if path.is_symlink() and not inside(path, root):
+                    raise RecipeDefinitionError(
+                        path=str(path), reason=f"{relative} is a link to a file outside the recipe folder"
+                    )
+                problem = kind_problem(path.stat().st_mode)
+            except FileNotFoundError:  # a dangling link inside the folder: nothing to read
+                continue
+            except OSError as exc:
+                raise RecipeDefinitionError(
+                    path=str(path), reason=f"cannot read {relative} ({exc.strerror or exc})"
+                ) from None
+            if problem and not (problem.startswith("is a folder") and entry in dirs):
+                raise RecipeDefinitionError(path=str(path), reason=f"{relative} {problem}")
+
+
+def _walk_error(exc: OSError) -> None:
+    raise RecipeDefinitionError(
+        path=str(exc.filename), reason=f"cannot list the folder ({exc.strerror or exc})"
+    )
+
+
+def _template_text(path: Path) -> str:
+    from snippetgen.safefile import FileRefused, read_text
+
+    try:
+        return read_text(path)
+    except FileRefused as exc:
+        reason = "the template is not UTF-8 text" if exc.reason.startswith("is not UTF-8") else (
+            f"the template {exc.reason}"
+        )
+        raise RecipeDefinitionError(path=str(path), reason=reason) from None
+
+
 def check_user_recipe(recipe: Recipe) -> None:
     """Raise RecipeDefinitionError when a recipe's template is unusable (no Jinja needed)."""
     from snippetgen.template_text import macros, structure_problems
@@ -37,12 +83,7 @@ def check_user_recipe(recipe: Recipe) -> None:
     path = template_path(recipe)
     if not path.is_file():  # only the base recipe may lack one (load_recipe checks the rest)
         return
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise RecipeDefinitionError(path=str(path), reason="the template is not UTF-8 text") from None
-    except OSError as exc:
-        raise RecipeDefinitionError(path=str(path), reason=f"cannot read it ({exc.strerror})") from None
+    text = _template_text(path)
     problems = structure_problems(text)
     if problems:
         raise RecipeDefinitionError(path=str(path), reason="; ".join(problems[:3]))
@@ -76,10 +117,14 @@ def check_templates(recipes: Iterable[Recipe]) -> None:
     for recipe in users:
         path = template_path(recipe)
         try:
-            env.parse(path.read_text(encoding="utf-8"))
+            env.parse(_template_text(path))
         except TemplateSyntaxError as exc:
             raise RecipeDefinitionError(
                 path=str(path), reason=f"template syntax error at line {exc.lineno}: {exc.message}"
+            ) from None
+        except (RecursionError, MemoryError):
+            raise RecipeDefinitionError(
+                path=str(path), reason="the template nests its blocks too deeply to be parsed"
             ) from None
 
 

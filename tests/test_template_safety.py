@@ -10,6 +10,7 @@ with its defaults (a broken built-in recipe fails the suite).
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import textwrap
@@ -210,6 +211,53 @@ def test_a_recipe_bug_is_one_sentence_in_a_real_process(user_dir, tmp_path):
     assert proc.returncode == 3 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert "access to attribute '__class__' of 'str' object is unsafe" in proc.stderr
+
+
+DEEP = {
+    "unary-minus": ("x = {% for i in range(20000) %}-{% endfor %}1\nprint(x)\n", "nest too deeply"),
+    "long-sum": ("x = 1{% for i in range(20000) %} + 1{% endfor %}\n\nprint(x)\n", "nest too deeply"),
+    "attribute-chain": ("x = print{% for i in range(5000) %}.a{% endfor %}\n\n", "nest too deeply"),
+    "parentheses": ("x = " + "(" * 300 + "1" + ")" * 300 + "\n",
+                    "too many nested parentheses"),
+    "null-byte": ("x = 1\x00\nprint(x)\n", "null bytes"),
+}
+
+
+@pytest.mark.parametrize("case", list(DEEP), ids=list(DEEP))
+def test_code_the_compiler_cannot_take_is_a_recipe_bug(user_dir, cli, case):
+    """Deep nesting overflows Python's parser, compiler and black by recursion: the code check
+    reports it as the recipe's bug (exit 3), in one sentence, without a traceback."""
+    template, problem = DEEP[case]
+    user_dir(case, template)
+    line = _bug_sentence(cli("render", case), case)
+    assert problem in line
+
+
+def test_a_template_cannot_include_a_file_through_a_link_out_of_its_folder(user_dir, tmp_path):
+    """Links leading out are refused when the catalog loads a user recipe; one made after that
+    (or in a built-in folder) is refused by the template loader itself when it renders."""
+    from snippetgen.errors import RecipeBug
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET = 'from outside'\n")
+    user_dir("includer", "{% include 'includer/helper.j2' %}\nprint(SECRET)\n")
+    helper = user_dir.root / "includer" / "helper.j2"
+    helper.write_text("SECRET = 'inside'\n")
+    catalog = load_catalog()
+    assert "SECRET = " in render(RenderRequest("includer"), catalog)  # a file inside: fine
+    helper.unlink()
+    helper.symlink_to(secret)
+    with pytest.raises(RecipeBug, match="is a link to a file outside its recipe folder"):
+        render(RenderRequest("includer"), catalog)
+    (user_dir.root / "includer" / "inner").mkdir()
+    (user_dir.root / "includer" / "inner" / "ok.j2").write_text("SECRET = 'inside'\n")
+    helper.unlink()
+    helper.symlink_to(user_dir.root / "includer" / "inner" / "ok.j2")  # a link that stays inside
+    assert 'SECRET = "inside"' in render(RenderRequest("includer"), catalog)
+    helper.unlink()
+    os.mkfifo(helper)
+    with pytest.raises(RecipeBug, match="is a named pipe"):  # not read: no writer would come
+        render(RenderRequest("includer"), catalog)
 
 
 def test_no_builtin_recipe_is_broken():
