@@ -209,11 +209,11 @@ def structure_problems(text: str) -> list[str]:
             problems.append(problem)
     problems += [f"{{% {word} %}} at line {line} is never closed" for word, line in stack]
     gaps = [0, *(edge for tag in tags for edge in (tag.start, tag.end)), len(text)]
-    stripped = "".join(text[gaps[i] : gaps[i + 1]] for i in range(0, len(gaps), 2))
-    for opener in ("{%", "{#"):
-        if opener in stripped:
-            line = text.count("\n", 0, text.find(opener)) + 1
-            problems.append(f"unclosed {opener} near line {line}")
+    for opener in ("{%", "{#"):  # an opener outside every tag has no closer
+        found = (text.find(opener, gaps[i], gaps[i + 1]) for i in range(0, len(gaps), 2))
+        at = next((index for index in found if index >= 0), -1)
+        if at >= 0:
+            problems.append(f"unclosed {opener} near line {text.count(chr(10), 0, at) + 1}")
     return problems
 
 
