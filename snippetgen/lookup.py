@@ -347,6 +347,12 @@ def _phrase_bonus(entry: _Entry, normal: str) -> float:
 
 def score_entry(index: Index, entry: _Entry, groups: list[list[tuple[str, float]]],
                 normal: str, variants: dict[str, list[tuple[str, float]]]) -> float:
+    return word_score(index, entry, groups, variants) + _phrase_bonus(entry, normal)
+
+
+def word_score(index: Index, entry: _Entry, groups: list[list[tuple[str, float]]],
+               variants: dict[str, list[tuple[str, float]]]) -> float:
+    """The entry's score from the query's words alone, whatever their order."""
     total = 0.0
     matched = 0
     for group in groups:
@@ -364,7 +370,7 @@ def score_entry(index: Index, entry: _Entry, groups: list[list[tuple[str, float]
             total += best
     if groups and total:
         total *= 0.5 + 0.5 * matched / len(groups)  # prefer recipes that match every word
-    return total + _phrase_bonus(entry, normal)
+    return total
 
 
 _cache: list[tuple[tuple[Recipe, ...], Index]] = []
@@ -386,11 +392,16 @@ def search(catalog: Catalog | Iterable[Recipe], query: str, limit: int = 10) -> 
     groups = _groups(query)
     normal = _normal(query)
     variants = {t: index.variants(t) for group in groups for t, _ in group}
-    hits = [Hit(e.recipe, score_entry(index, e, groups, normal, variants)) for e in index.entries]
-    hits = [h for h in hits if h.score >= 2.0]
-    if hits:
-        top = max(h.score for h in hits)
-        hits = [h for h in hits if h.score >= 0.15 * top]
+    words = {id(e): word_score(index, e, groups, variants) for e in index.entries}
+    # Which recipes match depends on the words alone, so word order changes only the ranking
+    # (a phrase in the query's order earns its bonus there).
+    found = [e for e in index.entries if words[id(e)] >= 2.0]
+    top = max((words[id(e)] for e in found), default=0.0)
+    hits = [
+        Hit(e.recipe, words[id(e)] + _phrase_bonus(e, normal))
+        for e in found
+        if words[id(e)] >= 0.15 * top
+    ]
     hits.sort(key=lambda h: (-h.score, h.recipe.name))
     return hits[:limit]
 
