@@ -356,6 +356,8 @@ def snapshot(folder: Path) -> dict[str, tuple[Any, ...]]:
     if not folder.exists():
         return out
     for path in sorted(folder.rglob("*")):
+        if path.name == ".lock":  # the run lock: each run rewrites it with its pid
+            continue
         st = path.lstat()
         rel = str(path.relative_to(folder))
         if stat.S_ISLNK(st.st_mode):

@@ -97,9 +97,9 @@ def _load_user_recipe(folder: Path, source: str) -> Recipe:
 
 
 def _scan(root: Path, source: str, catalog: Catalog, only: set[str] | None = None) -> None:
-    if not root.is_dir():
-        return
     try:
+        if not root.is_dir():
+            return
         folders = sorted(root.iterdir()) if only is None else [root / name for name in sorted(only)]
     except OSError as exc:
         catalog.broken.append(
@@ -107,7 +107,10 @@ def _scan(root: Path, source: str, catalog: Catalog, only: set[str] | None = Non
         )
         return
     for folder in folders:
-        if not folder.is_dir() or folder.name.startswith(("_", ".")):
+        try:
+            if not folder.is_dir() or folder.name.startswith(("_", ".")):
+                continue
+        except OSError:  # a name too long, a loop of links: not a recipe folder
             continue
         try:
             if source == "built-in":
