@@ -35,7 +35,13 @@ TINY = ["--train-size", "32", "--val-size", "16", "--batch-size", "8", "--max-ba
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file of a project, less the bytecode that running it (as other tests of the shared
+    `project` do, in any order) leaves behind."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 def with_args(names) -> list[str]:
