@@ -8,6 +8,7 @@ channels-last layout with the same results; --compile is off by default.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -244,6 +245,71 @@ def test_process_group_and_its_threads_are_gone_when_main_returns_under_torchrun
         state = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
         assert state["initialized"] is False
         assert state["threads"] and not [t for t in state["threads"] if "gloo" in t], state
+
+
+# Runs train --with class-weights under torchrun on imbalanced data with a fixed model (no
+# BatchNorm or Dropout, learning rate 0); each rank writes the metrics main() returned and
+# the whole-set weighted losses, sum(w[y] * ce) / sum(w[y]), computed here independently.
+CLASS_WEIGHTS_PROBE = PROBE_HEAD + '''\
+import json
+from pathlib import Path
+
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import TensorDataset
+
+
+def imbalanced(counts, seed):
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.cat([torch.full((n,), c) for c, n in enumerate(counts)])
+    patterns = torch.randn(len(counts), 3, 8, 8, generator=generator)
+    images = patterns[labels] + torch.randn(len(labels), 3, 8, 8, generator=generator)
+    return TensorDataset(images, labels)
+
+
+class FlatLinear(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3 * 8 * 8, 4)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+
+
+train_set, val_set = imbalanced([36, 16, 8, 4], 0), imbalanced([3, 9, 14, 6], 1)
+built = []
+script.build_datasets = lambda args: (train_set, val_set)
+script.build_model = lambda args: built.append(FlatLinear()) or built[-1]
+script.build_optimizer = lambda model, args: torch.optim.SGD(model.parameters(), lr=0.0)
+(logged,) = script.main(sys.argv[2:])
+weights = script.inverse_frequency_weights(train_set.tensors[1], 4).double()
+expected = {}
+with torch.no_grad():
+    for key, data in (("train_loss", train_set), ("val_loss", val_set)):
+        logits = built[0].eval()(data.tensors[0]).double()
+        ce = F.cross_entropy(logits, data.tensors[1], reduction="none")
+        w = weights[data.tensors[1]]
+        expected[key] = ((w * ce).sum() / w.sum()).item()
+result = {"logged": logged, "expected": expected}
+Path(f"rank{os.environ['RANK']}.json").write_text(json.dumps(result))
+'''
+
+
+@pytest.mark.slow
+def test_class_weighted_losses_are_exact_over_all_ranks_under_torchrun(tmp_path):
+    # each rank's shard has its own class mix, so its batches' sum(w[y]) differ: the ranks'
+    # numerators and denominators are all-reduced, not their means averaged
+    script = write_script(tmp_path, "train", {"num-classes": 4, "epochs": 1},
+                          with_=("class-weights",))
+    probe = tmp_path / "probe.py"
+    probe.write_text(CLASS_WEIGHTS_PROBE)
+    torchrun(probe, str(script), "--output-dir", "run", "--batch-size", "8", cwd=tmp_path)
+    results = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert results[0]["logged"] == results[1]["logged"]
+    for key in ("train_loss", "val_loss"):
+        expected = results[0]["expected"][key]
+        assert results[0]["logged"][key] == pytest.approx(expected, rel=1e-6), key
+    assert read_metrics(tmp_path / "run") == [results[0]["logged"]]
 
 
 BN_PROBE = PROBE_HEAD + '''\
