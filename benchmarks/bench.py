@@ -51,7 +51,9 @@ app()
 """
 
 
-def timed_run(cmd: list[str], env: dict[str, str], before: Callable[[], None] | None = None) -> float:
+def timed_run(
+    cmd: list[str], env: dict[str, str], before: Callable[[], None] | None = None
+) -> float:
     """CPU seconds (user + system) the command used: steadier than wall time on a busy machine."""
     if before is not None:
         before()
@@ -64,8 +66,9 @@ def timed_run(cmd: list[str], env: dict[str, str], before: Callable[[], None] | 
     return usage.ru_utime + usage.ru_stime
 
 
-def interleaved(cases: dict[str, tuple[list[str], Callable[[], None] | None]],
-                env: dict[str, str], repeats: int) -> dict[str, float]:
+def interleaved(
+    cases: dict[str, tuple[list[str], Callable[[], None] | None]], env: dict[str, str], repeats: int
+) -> dict[str, float]:
     """Median CPU time of each command, the cases run round-robin so drift hits all alike."""
     times: dict[str, list[float]] = {name: [] for name in cases}
     for cmd, before in cases.values():  # warm the OS file cache once
@@ -76,9 +79,13 @@ def interleaved(cases: dict[str, tuple[list[str], Callable[[], None] | None]],
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def cli_benchmarks(repeats: int, workdir: Path) -> tuple[float, list[tuple[str, float, float, float]]]:
+def cli_benchmarks(
+    repeats: int, workdir: Path
+) -> tuple[float, list[tuple[str, float, float, float]]]:
     cache_home = workdir / "xdg-cache"
-    env = {k: v for k, v in os.environ.items() if k not in ("SNIPPETGEN_PATH", "SNIPPETGEN_NO_CACHE")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("SNIPPETGEN_PATH", "SNIPPETGEN_NO_CACHE")
+    }
     env["XDG_CACHE_HOME"] = str(cache_home)
     # Byte-compiled modules on both sides, as `pip install` leaves them: with
     # PYTHONDONTWRITEBYTECODE set, an editable checkout would recompile snippetgen's
@@ -109,7 +116,8 @@ def cli_benchmarks(repeats: int, workdir: Path) -> tuple[float, list[tuple[str, 
             "list": ([*snippetgen, "list"], None),
             "repeated render": ([*snippetgen, "render", "train"], None),
         },
-        env, repeats,
+        env,
+        repeats,
     )
     cold = interleaved(
         {
@@ -118,12 +126,23 @@ def cli_benchmarks(repeats: int, workdir: Path) -> tuple[float, list[tuple[str, 
             "black once": ([PY, "-c", black_once, str(rendered)], None),
             "cold render": ([*snippetgen, "render", "train"], empty_cache),
         },
-        env, max(5, repeats // 2),
+        env,
+        max(5, repeats // 2),
     )
     return cold["black once"], [
         ("list", medians["list"], medians["import typer"], medians["typer app"]),
-        ("cold render", cold["cold render"], cold["import typer, jinja2, black"], cold["typer app"]),
-        ("repeated render", medians["repeated render"], medians["import typer"], medians["typer app"]),
+        (
+            "cold render",
+            cold["cold render"],
+            cold["import typer, jinja2, black"],
+            cold["typer app"],
+        ),
+        (
+            "repeated render",
+            medians["repeated render"],
+            medians["import typer"],
+            medians["typer app"],
+        ),
     ]
 
 
@@ -148,8 +167,9 @@ def bare_loop(mod, argv: list[str]) -> None:
     criterion = mod.build_criterion(args, train_dataset)
     optimizer = mod.build_optimizer(model, args)
     generator = torch.Generator()
-    train_loader = DataLoader(train_dataset, batch_size=args.batch_size, shuffle=True,
-                              generator=generator)
+    train_loader = DataLoader(
+        train_dataset, batch_size=args.batch_size, shuffle=True, generator=generator
+    )
     val_loader = DataLoader(val_dataset, batch_size=args.batch_size)
     for epoch in range(args.epochs):
         generator.manual_seed(args.seed + epoch)
@@ -179,8 +199,18 @@ def harness_benchmark(repeats: int, workdir: Path) -> tuple[float, float]:
     script = workdir / "bench_train.py"
     script.write_text(render(RenderRequest("train")))
     mod = load_script(script)
-    argv = ["--epochs", "3", "--train-size", "2048", "--val-size", "512", "--batch-size", "32",
-            "--device", "cpu"]
+    argv = [
+        "--epochs",
+        "3",
+        "--train-size",
+        "2048",
+        "--val-size",
+        "512",
+        "--batch-size",
+        "32",
+        "--device",
+        "cpu",
+    ]
     run_dir = workdir / "harness-run"
 
     def harness() -> None:
@@ -247,30 +277,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15, help="runs per measurement (median)")
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, "
-          f"{args.repeats} runs each (medians of CPU time)\n")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, "
+        f"{args.repeats} runs each (medians of CPU time)\n"
+    )
     with tempfile.TemporaryDirectory(prefix="snippetgen-bench-") as tmp:
         workdir = Path(tmp)
-        print(f"{'what':<17}{'ms':>8}  {'floor':<29}{'ms':>7}{'ratio':>7}{'target':>8}"
-              f"  {'vs a Typer app':>15}")
+        print(
+            f"{'what':<17}{'ms':>8}  {'floor':<29}{'ms':>7}{'ratio':>7}{'target':>8}"
+            f"  {'vs a Typer app':>15}"
+        )
         black_once, rows = cli_benchmarks(args.repeats, workdir)
         for name, ours, floor, typer_app in rows:
             floor_name = "import typer, jinja2, black" if name == "cold render" else "import typer"
             ok = "ok" if ours / floor <= TARGETS[name] else "MISSED"
-            print(f"{name:<17}{ours * 1e3:8.0f}  {floor_name:<29}{floor * 1e3:7.0f}"
-                  f"{ours / floor:7.2f}{TARGETS[name]:7.2f} {ok:<6}{ours / typer_app:9.2f}"
-                  f" (app {typer_app * 1e3:.0f} ms)")
+            print(
+                f"{name:<17}{ours * 1e3:8.0f}  {floor_name:<29}{floor * 1e3:7.0f}"
+                f"{ours / floor:7.2f}{TARGETS[name]:7.2f} {ok:<6}{ours / typer_app:9.2f}"
+                f" (app {typer_app * 1e3:.0f} ms)"
+            )
         ours, bare = harness_benchmark(max(3, args.repeats // 2), workdir)
         ok = "ok" if ours / bare <= TARGETS["harness"] else "MISSED"
-        print(f"{'harness':<17}{ours * 1e3:8.0f}  {'bare train+eval loop':<29}{bare * 1e3:7.0f}"
-              f"{ours / bare:7.2f}{TARGETS['harness']:7.2f} {ok}")
+        print(
+            f"{'harness':<17}{ours * 1e3:8.0f}  {'bare train+eval loop':<29}{bare * 1e3:7.0f}"
+            f"{ours / bare:7.2f}{TARGETS['harness']:7.2f} {ok}"
+        )
         lsr, builtin = label_smoothing_benchmark(args.repeats)
-        print(f"{'label smoothing':<17}{lsr * 1e3:8.2f}  {'cross_entropy(label_smoothing)':<29}"
-              f"{builtin * 1e3:7.2f}{lsr / builtin:7.2f}   (cookbook one-hot LSR / built-in)")
-        print(f"\nReferences: a one-command Typer app (what any Typer CLI pays at run time) is "
-              f"the last column's floor;\nimporting typer, jinja2 and black and running black "
-              f"once over the rendered script (the format check\nevery render needs) takes "
-              f"{black_once * 1e3:.0f} ms.")
+        print(
+            f"{'label smoothing':<17}{lsr * 1e3:8.2f}  {'cross_entropy(label_smoothing)':<29}"
+            f"{builtin * 1e3:7.2f}{lsr / builtin:7.2f}   (cookbook one-hot LSR / built-in)"
+        )
+        print(
+            f"\nReferences: a one-command Typer app (what any Typer CLI pays at run time) is "
+            f"the last column's floor;\nimporting typer, jinja2 and black and running black "
+            f"once over the rendered script (the format check\nevery render needs) takes "
+            f"{black_once * 1e3:.0f} ms."
+        )
 
 
 if __name__ == "__main__":

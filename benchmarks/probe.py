@@ -141,18 +141,72 @@ COLUMNS = [
 
 SIZES: dict[str, dict[str, int]] = {
     # junk values per parameter; names per family; cases per family; trials
-    "quick": {"junk_per_param": 1, "new_names": 14, "answers": 16, "user_recipes": 30,
-              "cache": 17, "flips": 3, "truncations": 1, "crafted": 4, "pretrained": 3,
-              "sigkill": 2, "sigint": 2, "concurrent": 1, "ctrl_c": 3},
-    "full": {"junk_per_param": 8, "new_names": 1000, "answers": 1000, "user_recipes": 1000,
-             "cache": 1000, "flips": 40, "truncations": 8, "crafted": 1000, "pretrained": 1000,
-             "sigkill": 15, "sigint": 15, "concurrent": 6, "ctrl_c": 12},
+    "quick": {
+        "junk_per_param": 1,
+        "new_names": 14,
+        "answers": 16,
+        "user_recipes": 30,
+        "cache": 17,
+        "flips": 3,
+        "truncations": 1,
+        "crafted": 4,
+        "pretrained": 3,
+        "sigkill": 2,
+        "sigint": 2,
+        "concurrent": 1,
+        "ctrl_c": 3,
+    },
+    "full": {
+        "junk_per_param": 8,
+        "new_names": 1000,
+        "answers": 1000,
+        "user_recipes": 1000,
+        "cache": 1000,
+        "flips": 40,
+        "truncations": 8,
+        "crafted": 1000,
+        "pretrained": 1000,
+        "sigkill": 15,
+        "sigint": 15,
+        "concurrent": 6,
+        "ctrl_c": 12,
+    },
 }
 
-TINY = ["--train-size", "64", "--val-size", "32", "--batch-size", "16", "--image-size", "8",
-        "--device", "cpu", "--num-workers", "0", "--seed", "0"]
-LONGER = ["--train-size", "384", "--val-size", "64", "--batch-size", "16", "--image-size", "8",
-          "--device", "cpu", "--num-workers", "0", "--seed", "0", "--epochs", "4"]
+TINY = [
+    "--train-size",
+    "64",
+    "--val-size",
+    "32",
+    "--batch-size",
+    "16",
+    "--image-size",
+    "8",
+    "--device",
+    "cpu",
+    "--num-workers",
+    "0",
+    "--seed",
+    "0",
+]
+LONGER = [
+    "--train-size",
+    "384",
+    "--val-size",
+    "64",
+    "--batch-size",
+    "16",
+    "--image-size",
+    "8",
+    "--device",
+    "cpu",
+    "--num-workers",
+    "0",
+    "--seed",
+    "0",
+    "--epochs",
+    "4",
+]
 
 
 # --- outcomes -----------------------------------------------------------------------------------
@@ -190,7 +244,10 @@ class Tally:
     def add(self, label: str, verdict: Verdict) -> None:
         self.counts[verdict.outcome] += 1
         if self.verbose:
-            print(f"  {self.channel}: {short(label, 60)} -> {verdict.outcome} {verdict.why}", file=sys.stderr)
+            print(
+                f"  {self.channel}: {short(label, 60)} -> {verdict.outcome} {verdict.why}",
+                file=sys.stderr,
+            )
         if verdict.outcome in FAILURES:
             self.examples.append(f"[{verdict.outcome}] {short(label, 70)}: {verdict.why}")
 
@@ -199,9 +256,14 @@ class Tally:
         return sum(self.counts.values())
 
     def row(self) -> dict[str, Any]:
-        return {"channel": self.channel, "tried": self.tried, **self.counts,
-                "seconds": round(self.seconds, 1), "examples": self.examples,
-                "probe_errors": self.probe_errors}
+        return {
+            "channel": self.channel,
+            "tried": self.tried,
+            **self.counts,
+            "seconds": round(self.seconds, 1),
+            "examples": self.examples,
+            "probe_errors": self.probe_errors,
+        }
 
 
 # --- running things -----------------------------------------------------------------------------
@@ -268,9 +330,17 @@ class Runner:
         self.train_timeout = 90 * scale
         self._count = itertools.count()
 
-    def run(self, argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None,
-            timeout: float | None = None, send: int | None = None, delay: float = 0.0,
-            wait_for: bytes | None = None) -> Run:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+        send: int | None = None,
+        delay: float = 0.0,
+        wait_for: bytes | None = None,
+    ) -> Run:
         """Run `argv` in its own process group with stdout/stderr in files; optionally send
         `send` to the group `delay` seconds after the start (or after `wait_for` first
         appears on stdout). Whatever happens, the whole group is killed before returning."""
@@ -279,8 +349,15 @@ class Runner:
         timeout = self.cli_timeout if timeout is None else timeout
         start = time.monotonic()
         with out_path.open("wb") as out, err_path.open("wb") as err:
-            proc = subprocess.Popen(list(argv), cwd=cwd, env=env or self.env, stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=err, start_new_session=True)
+            proc = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=env or self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
         with _LIVE_LOCK:
             _LIVE.add(proc.pid)
         sent = None
@@ -310,8 +387,16 @@ class Runner:
             proc.wait()
             with _LIVE_LOCK:
                 _LIVE.discard(proc.pid)
-        run = Run(list(argv), None if timed_out else proc.returncode, out_path.read_bytes(),
-                  err_path.read_bytes(), timed_out, time.monotonic() - start, sent, line_at)
+        run = Run(
+            list(argv),
+            None if timed_out else proc.returncode,
+            out_path.read_bytes(),
+            err_path.read_bytes(),
+            timed_out,
+            time.monotonic() - start,
+            sent,
+            line_at,
+        )
         out_path.unlink()
         err_path.unlink()
         return run
@@ -371,11 +456,17 @@ def snapshot(folder: Path) -> dict[str, tuple[Any, ...]]:
 
 def appended(old: tuple[Any, ...], new: tuple[Any, ...] | None) -> bool:
     """Whether a snapshot entry only grew (a file whose old bytes are a prefix of its new)."""
-    return (new is not None and old[0] == new[0] == "file"
-            and isinstance(new[2], bytes) and new[2].startswith(old[2]))
+    return (
+        new is not None
+        and old[0] == new[0] == "file"
+        and isinstance(new[2], bytes)
+        and new[2].startswith(old[2])
+    )
 
 
-def diff(before: dict[str, tuple[Any, ...]], after: dict[str, tuple[Any, ...]]) -> tuple[list[str], list[str]]:
+def diff(
+    before: dict[str, tuple[Any, ...]], after: dict[str, tuple[Any, ...]]
+) -> tuple[list[str], list[str]]:
     """(entries changed or removed, entries added)."""
     changed = [k for k in before if after.get(k) != before[k]]
     added = [k for k in after if k not in before]
@@ -394,11 +485,13 @@ class _Blank(ast.NodeTransformer):
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST:
         if self.package and node.module and node.module.split(".")[0] == self.package:
-            node.module = "PKG" + node.module[len(self.package):]
+            node.module = "PKG" + node.module[len(self.package) :]
         return node
 
 
-def structure(code: str | bytes, *, everything: bool = False, package: str | None = None) -> str | None:
+def structure(
+    code: str | bytes, *, everything: bool = False, package: str | None = None
+) -> str | None:
     """The AST with string constants (or every constant) blanked; None if it does not parse."""
     try:
         tree = ast.parse(code)
@@ -408,7 +501,11 @@ def structure(code: str | bytes, *, everything: bool = False, package: str | Non
 
 
 def str_constants(code: str | bytes) -> set[str]:
-    return {n.value for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    return {
+        n.value
+        for n in ast.walk(ast.parse(code))
+        if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    }
 
 
 def markers(root: Path) -> list[Path]:
@@ -432,11 +529,20 @@ class Probe:
         self.sizes = SIZES["quick" if args.quick else "full"]
         scratch = root / "io"
         scratch.mkdir()
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("SNIPPETGEN_") and k not in ("NO_COLOR", "FORCE_COLOR")}
-        env.update(XDG_CACHE_HOME=str(root / "xdg"), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-                   PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0",
-                   COLUMNS="100")
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("SNIPPETGEN_") and k not in ("NO_COLOR", "FORCE_COLOR")
+        }
+        env.update(
+            XDG_CACHE_HOME=str(root / "xdg"),
+            OMP_NUM_THREADS="1",
+            MKL_NUM_THREADS="1",
+            PYTHONUNBUFFERED="1",
+            PYTHONDONTWRITEBYTECODE="1",
+            PYTHONHASHSEED="0",
+            COLUMNS="100",
+        )
         self.env = env
         self.runner = Runner(scratch, env, args.timeout_scale)
         self._memo: dict[Any, Any] = {}
@@ -487,8 +593,14 @@ class Probe:
             chosen = chosen[: self.args.limit]
         return chosen
 
-    def map(self, tally: Tally, fn: Callable[..., Verdict], cases: list[Any],
-            workers: int | None = None, add: bool = True) -> dict[str, Verdict]:
+    def map(
+        self,
+        tally: Tally,
+        fn: Callable[..., Verdict],
+        cases: list[Any],
+        workers: int | None = None,
+        add: bool = True,
+    ) -> dict[str, Verdict]:
         """Run fn(*case) for every case, at most --workers at a time; add the verdicts to
         `tally` (unless add=False) and return them by label."""
         results: dict[str, Verdict] = {}
@@ -523,8 +635,10 @@ class Probe:
     def render_ref(self, recipe: str, params: tuple[str, ...] = (), cache: bool = True) -> Run:
         """A reference render (cache-free when cache=False)."""
         env = None if cache else self.env_with(SNIPPETGEN_NO_CACHE="1")
-        return self.memo(("render", recipe, params, cache),
-                         lambda: self.cli(["render", recipe, *params], env=env))
+        return self.memo(
+            ("render", recipe, params, cache),
+            lambda: self.cli(["render", recipe, *params], env=env),
+        )
 
     def ckpt_script(self) -> Path:
         def make() -> Path:
@@ -538,8 +652,9 @@ class Probe:
 
         return self.memo("ckpt-script", make)
 
-    def reference_run(self, name: str, args: Sequence[str], base: str | None = None,
-                      wait_for: bytes | None = None) -> tuple[Path, Run]:
+    def reference_run(
+        self, name: str, args: Sequence[str], base: str | None = None, wait_for: bytes | None = None
+    ) -> tuple[Path, Run]:
         """A completed run in its own folder (optionally continuing a copy of another)."""
 
         def make() -> tuple[Path, Run]:
@@ -547,8 +662,12 @@ class Probe:
             folder.parent.mkdir(exist_ok=True)
             if base is not None:
                 shutil.copytree(self.reference_run(base, ())[0], folder)
-            run = self.script(self.ckpt_script(), [*args, "--output-dir", str(folder)], folder.parent,
-                              wait_for=wait_for)
+            run = self.script(
+                self.ckpt_script(),
+                [*args, "--output-dir", str(folder)],
+                folder.parent,
+                wait_for=wait_for,
+            )
             if run.rc != 0:
                 raise SystemExit(f"reference training run {name} failed: {run.errtext[-600:]}")
             return folder, run
@@ -576,8 +695,12 @@ def same_state(a: Path, b: Path) -> bool:
         x, y = load_pt(a), load_pt(b)
     except Exception:
         return False
-    return (isinstance(x, dict) and isinstance(y, dict) and x.keys() == y.keys()
-            and all(torch.is_tensor(x[k]) and torch.equal(x[k], y[k]) for k in x))
+    return (
+        isinstance(x, dict)
+        and isinstance(y, dict)
+        and x.keys() == y.keys()
+        and all(torch.is_tensor(x[k]) and torch.equal(x[k], y[k]) for k in x)
+    )
 
 
 def metrics(folder: Path) -> list[dict[str, Any]] | None:
@@ -619,23 +742,141 @@ def run_matches(folder: Path, reference: Path, what: str = "the uninterrupted ru
 # --- 1. junk parameter values ------------------------------------------------------------------
 
 JUNK = [
-    "", " ", "\t", "   \n ", "nan", "NaN", "-nan", "inf", "-inf", "Infinity", "1e999", "-1e999",
-    "1e308", "1e-400", "9" * 30, "-" + "9" * 25, "9" * 400, "1" * 5000, "x" * 5000, "١٢", "٣.٥",
-    "１２", "1\u200b", "\u202e1", "'", '"', "'''", '"""', "'; import os; '",
-    '"); __import__("os").system("id"); ("', "\\", "\\n", "a\nb", "\n", "\r\n", "1\r", "\x01",
-    "\x1b[31m", "\u2028", "\u2029", "\x85", "\udcff\udcfe", "{{ 7*7 }}", "{% raw %}", "{#",
-    "{{ ''.__class__.__mro__ }}", "__import__('os')", "eval('1')", "lambda: 0", "[1, 2]", "(1)",
-    "1 + 1", "1/2", "$(rm -rf /)", "`id`", "; rm -rf ~", "| cat /etc/passwd", "../../etc/passwd",
-    "0x10", "0b11", "1_000", "1e", ".", "+", "1,", ",1", "1,,2", "🙂", "true false", "None",
-    "null", "[]", "{}", "--help", "-o", "--force", "=", "-1", "+1", " 1 ", "01", "1.0", "0.5e1",
-    "-0", "all\n", "a.b-c", "x#y", "\\N{BULLET}", "%(prog)s", "%s",
+    "",
+    " ",
+    "\t",
+    "   \n ",
+    "nan",
+    "NaN",
+    "-nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e999",
+    "-1e999",
+    "1e308",
+    "1e-400",
+    "9" * 30,
+    "-" + "9" * 25,
+    "9" * 400,
+    "1" * 5000,
+    "x" * 5000,
+    "١٢",
+    "٣.٥",
+    "１２",
+    "1\u200b",
+    "\u202e1",
+    "'",
+    '"',
+    "'''",
+    '"""',
+    "'; import os; '",
+    '"); __import__("os").system("id"); ("',
+    "\\",
+    "\\n",
+    "a\nb",
+    "\n",
+    "\r\n",
+    "1\r",
+    "\x01",
+    "\x1b[31m",
+    "\u2028",
+    "\u2029",
+    "\x85",
+    "\udcff\udcfe",
+    "{{ 7*7 }}",
+    "{% raw %}",
+    "{#",
+    "{{ ''.__class__.__mro__ }}",
+    "__import__('os')",
+    "eval('1')",
+    "lambda: 0",
+    "[1, 2]",
+    "(1)",
+    "1 + 1",
+    "1/2",
+    "$(rm -rf /)",
+    "`id`",
+    "; rm -rf ~",
+    "| cat /etc/passwd",
+    "../../etc/passwd",
+    "0x10",
+    "0b11",
+    "1_000",
+    "1e",
+    ".",
+    "+",
+    "1,",
+    ",1",
+    "1,,2",
+    "🙂",
+    "true false",
+    "None",
+    "null",
+    "[]",
+    "{}",
+    "--help",
+    "-o",
+    "--force",
+    "=",
+    "-1",
+    "+1",
+    " 1 ",
+    "01",
+    "1.0",
+    "0.5e1",
+    "-0",
+    "all\n",
+    "a.b-c",
+    "x#y",
+    "\\N{BULLET}",
+    "%(prog)s",
+    "%s",
 ]
-_POOLS = [string.ascii_letters, string.digits, string.punctuation, " \t",
-          "".join(map(chr, range(1, 32))) + "\x7f", "éß中文ÿ", "\u2028\u2029\u200b\u202e\ufeff\x85",
-          "🙂", "١٢３", "\udcff\udc80"]
-_TOKENS = ["{{", "}}", "{%", "%}", "{#", "'''", '"""', "\\", "\n", "\r\n", "__import__('os')",
-           "$(id)", "`id`", "; rm -rf ~", "#", "\\N{BULLET}", "1e", "nan", "inf", "9" * 25, "-",
-           "0x", "_", ",", ".", "=", "--", "0", "1", "all"]
+_POOLS = [
+    string.ascii_letters,
+    string.digits,
+    string.punctuation,
+    " \t",
+    "".join(map(chr, range(1, 32))) + "\x7f",
+    "éß中文ÿ",
+    "\u2028\u2029\u200b\u202e\ufeff\x85",
+    "🙂",
+    "١٢３",
+    "\udcff\udc80",
+]
+_TOKENS = [
+    "{{",
+    "}}",
+    "{%",
+    "%}",
+    "{#",
+    "'''",
+    '"""',
+    "\\",
+    "\n",
+    "\r\n",
+    "__import__('os')",
+    "$(id)",
+    "`id`",
+    "; rm -rf ~",
+    "#",
+    "\\N{BULLET}",
+    "1e",
+    "nan",
+    "inf",
+    "9" * 25,
+    "-",
+    "0x",
+    "_",
+    ",",
+    ".",
+    "=",
+    "--",
+    "0",
+    "1",
+    "all",
+]
 
 
 def random_text(rng: random.Random) -> str:
@@ -660,7 +901,9 @@ def canonical(param: dict[str, Any], text: str) -> str | None:
     try:
         if kind == "int" and re.fullmatch(r"[+-]?[0-9]+", t):
             return str(int(t))
-        if kind == "float" and re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", t):
+        if kind == "float" and re.fullmatch(
+            r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", t
+        ):
             return repr(float(t))
         if kind == "bool" and t.lower() in {"true", "yes", "on", "1", "false", "no", "off", "0"}:
             return "true" if t.lower() in {"true", "yes", "on", "1"} else "false"
@@ -685,7 +928,9 @@ def channel_junk(p: Probe, tally: Tally) -> None:
         for param in recipe["params"]:
             for i in range(per):
                 value = next(listed) if (len(cases) + i) % 2 == 0 else random_text(rng)
-                cases.append((f"{recipe['name']} --{param['name']} {value!r}", recipe["name"], param, value))
+                cases.append(
+                    (f"{recipe['name']} --{param['name']} {value!r}", recipe["name"], param, value)
+                )
 
     def tame(recipe: str, param: dict[str, Any]) -> set[str | None]:
         def make() -> set[str | None]:
@@ -713,14 +958,18 @@ def channel_junk(p: Probe, tally: Tally) -> None:
             if shape not in tame(recipe, param):
                 return Verdict("unsafe", "accepted, and the program changed beyond string literals")
             if value not in str_constants(run.out):
-                return Verdict("other", "accepted, but the value is not in the code as a string literal")
+                return Verdict(
+                    "other", "accepted, but the value is not in the code as a string literal"
+                )
             return ACCEPTED
         plain = canonical(param, value)
         if plain is None:
             return Verdict("other", f"accepted {value!r}, which is no plain {param['type']}")
         ref = p.render_ref(recipe, (f"--{param['name']}={plain}",))
         if ref.rc != 0 or structure(ref.out) != shape:
-            return Verdict("unsafe", f"accepted, and the program differs from the one for {plain!r}")
+            return Verdict(
+                "unsafe", f"accepted, and the program differs from the one for {plain!r}"
+            )
         return ACCEPTED
 
     p.map(tally, case, p.select(cases))
@@ -752,17 +1001,23 @@ def project_shapes(folder: Path, package: str, everything: bool = False) -> dict
     for path in sorted(folder.rglob("*.py")):
         rel = path.relative_to(folder).as_posix()
         if rel.startswith(package + "/"):
-            rel = "PKG" + rel[len(package):]
+            rel = "PKG" + rel[len(package) :]
         shapes[rel] = structure(path.read_bytes(), everything=everything, package=package)
     return shapes
 
 
-def reference_project(p: Probe, with_: tuple[str, ...]) -> tuple[dict[str, str | None], dict[str, str | None]]:
+def reference_project(
+    p: Probe, with_: tuple[str, ...]
+) -> tuple[dict[str, str | None], dict[str, str | None]]:
     """The .py structures of `new proj [--with ...]`: (strings blanked, every constant blanked)."""
+
     def make() -> tuple[dict[str, str | None], dict[str, str | None]]:
         cwd = p.fresh("ref-project")
-        run = p.cli(["new", "proj", *[w for r in with_ for w in ("--with", r)]], cwd=cwd,
-                    timeout=p.runner.cli_timeout * 2)
+        run = p.cli(
+            ["new", "proj", *[w for r in with_ for w in ("--with", r)]],
+            cwd=cwd,
+            timeout=p.runner.cli_timeout * 2,
+        )
         if run.rc != 0:
             raise SystemExit(f"snippetgen new proj failed: {run.errtext[-400:]}")
         return project_shapes(cwd / "proj", "proj"), project_shapes(cwd / "proj", "proj", True)
@@ -775,12 +1030,16 @@ def check_project(p: Probe, folder: Path, everything: bool) -> tuple[Verdict | N
     try:
         answers = tomllib.loads((folder / ".snippetgen.toml").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        return Verdict("unsafe", f"its .snippetgen.toml does not parse ({short(str(exc), 60)})"), None
+        return Verdict(
+            "unsafe", f"its .snippetgen.toml does not parse ({short(str(exc), 60)})"
+        ), None
     for toml_file in folder.rglob("*.toml"):
         try:
             tomllib.loads(toml_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            return Verdict("unsafe", f"{toml_file.name} does not parse ({short(str(exc), 60)})"), None
+            return Verdict(
+                "unsafe", f"{toml_file.name} does not parse ({short(str(exc), 60)})"
+            ), None
     package = answers.get("package")
     recipes = answers.get("recipes", [])
     if not isinstance(package, str) or not package.isidentifier():
@@ -789,22 +1048,31 @@ def check_project(p: Probe, folder: Path, everything: bool) -> tuple[Verdict | N
     got = project_shapes(folder, package, everything)
     if got.keys() != ref.keys():
         extra = sorted(set(got) ^ set(ref))
-        return Verdict("unsafe", f"project files differ from the reference: {short(extra, 80)}"), package
+        return Verdict(
+            "unsafe", f"project files differ from the reference: {short(extra, 80)}"
+        ), package
     for rel, shape in got.items():
         if shape is None:
             return Verdict("unsafe", f"{rel} does not parse"), package
         if shape != ref[rel]:
-            return Verdict("unsafe", f"{rel} differs in structure from the reference project"), package
+            return Verdict(
+                "unsafe", f"{rel} differs in structure from the reference project"
+            ), package
     return None, package
 
 
-def import_projects(p: Probe, projects: dict[str, tuple[Path, str]], tally_cwd: Path) -> dict[str, str]:
+def import_projects(
+    p: Probe, projects: dict[str, tuple[Path, str]], tally_cwd: Path
+) -> dict[str, str]:
     """Import tests/test_project.py of every project in one interpreter; label -> problem."""
     if not projects:
         return {}
     items = [[str(folder), package] for folder, package in projects.values()]
-    run = p.runner.run([PY, "-c", IMPORT_CHECK, json.dumps(items)], cwd=tally_cwd,
-                       timeout=p.runner.train_timeout + 5 * len(items))
+    run = p.runner.run(
+        [PY, "-c", IMPORT_CHECK, json.dumps(items)],
+        cwd=tally_cwd,
+        timeout=p.runner.train_timeout + 5 * len(items),
+    )
     by_folder = {str(folder): label for label, (folder, _) in projects.items()}
     problems = {}
     seen = set()
@@ -813,7 +1081,9 @@ def import_projects(p: Probe, projects: dict[str, tuple[Path, str]], tally_cwd: 
             folder, status = json.loads(line)
             seen.add(folder)
             if status != "ok":
-                problems[by_folder[folder]] = f"its test module does not import ({short(status, 80)})"
+                problems[by_folder[folder]] = (
+                    f"its test module does not import ({short(status, 80)})"
+                )
     for folder, label in by_folder.items():
         if folder not in seen:
             problems[label] = "hang" if run.timed_out else "the import check died before it"
@@ -866,8 +1136,10 @@ NEW_NAMES = [  # the first ones are what --quick runs
 
 def channel_new_names(p: Probe, tally: Tally) -> None:
     tags = {f"n{i}": label for i, (label, _) in enumerate(NEW_NAMES)}
-    cases = p.select([(label, tag, name) for tag, (label, name) in zip(tags, NEW_NAMES, strict=True)],
-                     p.sizes["new_names"])
+    cases = p.select(
+        [(label, tag, name) for tag, (label, name) in zip(tags, NEW_NAMES, strict=True)],
+        p.sizes["new_names"],
+    )
     projects: dict[str, tuple[Path, str]] = {}
     lock = threading.Lock()
 
@@ -979,7 +1251,10 @@ ANSWERS: list[tuple[str, Callable[[Path], Path]]] = [
     ("epochs-table", _answers("[params]\nepochs = { a = 1 }\n")),
     ("param-unknown", _answers("[params]\nnope = 1\n")),
     ("param-payload-name", _answers(f'[params]\n"x\\n{payload("param-payload-name")}" = 1\n')),
-    ("optimizer-payload", _answers(f'[params]\noptimizer = "sgd\\n{payload("optimizer-payload")}"\n')),
+    (
+        "optimizer-payload",
+        _answers(f'[params]\noptimizer = "sgd\\n{payload("optimizer-payload")}"\n'),
+    ),
     ("milestones-junk", _answers('recipes = ["lr-schedule"]\n[params]\nmilestones = [0, -1]\n')),
     ("package-payload", _answers(f'package = "x\\n{payload("package-payload")}"\n')),
     ("package-os", _answers('package = "os"\n')),
@@ -1013,7 +1288,9 @@ def channel_answers(p: Probe, tally: Tally) -> None:
         cwd = p.fresh("answers")
         source = make(cwd)
         before = snapshot(cwd)
-        run = p.cli(["new", "--from", str(source), "proj"], cwd=cwd, timeout=p.runner.cli_timeout * 2)
+        run = p.cli(
+            ["new", "--from", str(source), "proj"], cwd=cwd, timeout=p.runner.cli_timeout * 2
+        )
         found = refusal(run)
         if found is not None:
             changed, added = diff(before, snapshot(cwd))
@@ -1038,15 +1315,22 @@ def channel_answers(p: Probe, tally: Tally) -> None:
 # --- 4. hostile user recipes ---------------------------------------------------------------------
 
 MACRO = "{% macro loss() %}\nloss = loss * 1.0\n{% endmacro %}\n"
-SNIPPET_BODY = ('"""A probe snippet."""\n\n\ndef main():\n    print({EXPR})\n\n\n'
-                'if __name__ == "__main__":\n    main()\n')
+SNIPPET_BODY = (
+    '"""A probe snippet."""\n\n\ndef main():\n    print({EXPR})\n\n\n'
+    'if __name__ == "__main__":\n    main()\n'
+)
 
 
 def meta(name: str, kind: str = "feature", /, blocks: str = "", **raw: str | None) -> str:
     """recipe.toml text; `raw` values are TOML source that replace a key's (None drops it);
     `blocks` ([[params]] tables) go at the end."""
-    fields: dict[str, str | None] = {"name": f'"{name}"', "kind": f'"{kind}"', "title": '"Evil"',
-                                     "summary": '"A hostile recipe."', "tags": '["probe"]'}
+    fields: dict[str, str | None] = {
+        "name": f'"{name}"',
+        "kind": f'"{kind}"',
+        "title": '"Evil"',
+        "summary": '"A hostile recipe."',
+        "tags": '["probe"]',
+    }
     if kind == "feature":
         fields["essential"] = '["loss"]'
     fields.update(raw)
@@ -1070,12 +1354,18 @@ class Hostile:
     secret: bool = False  # the render must not contain the outside file's contents
 
 
-def _snip(name: str, expr: str, blocks: str = "") -> dict[str, str | bytes | Callable[[Path], object]]:
-    return {f"{name}/recipe.toml": meta(name, "snippet", blocks=blocks),
-            f"{name}/snippet.py.j2": SNIPPET_BODY.replace("{EXPR}", expr)}
+def _snip(
+    name: str, expr: str, blocks: str = ""
+) -> dict[str, str | bytes | Callable[[Path], object]]:
+    return {
+        f"{name}/recipe.toml": meta(name, "snippet", blocks=blocks),
+        f"{name}/snippet.py.j2": SNIPPET_BODY.replace("{EXPR}", expr),
+    }
 
 
-def _feat(name: str, toml: str | bytes, template: str | bytes = MACRO) -> dict[str, str | bytes | Callable[[Path], object]]:
+def _feat(
+    name: str, toml: str | bytes, template: str | bytes = MACRO
+) -> dict[str, str | bytes | Callable[[Path], object]]:
     return {f"{name}/recipe.toml": toml, f"{name}/feature.py.j2": template}
 
 
@@ -1115,15 +1405,23 @@ def hostile_recipes() -> list[Hostile]:
         "param-reserved": meta("m", blocks=param(name='"with"')),
         "param-script-flag": meta("m", blocks=param(name='"output-dir"')),
         "param-duplicate": meta("m", blocks=param() + param()),
-        "param-choices-empty": meta("m", blocks=param(type='"choice"', default='"a"', choices="[]")),
+        "param-choices-empty": meta(
+            "m", blocks=param(type='"choice"', default='"a"', choices="[]")
+        ),
         "param-min-str": meta("m", blocks=param(min='"a"')),
         "param-min-nan": meta("m", blocks=param(min="nan")),
         "param-default-range": meta("m", blocks=param(min="5")),
         "param-default-type": meta("m", blocks=param(default='"x"')),
-        "param-max-length-str": meta("m", blocks=param(type='"str"', default='"a"', max_length='"x"')),
-        "param-max-length-neg": meta("m", blocks=param(type='"str"', default='"a"', max_length="-1")),
+        "param-max-length-str": meta(
+            "m", blocks=param(type='"str"', default='"a"', max_length='"x"')
+        ),
+        "param-max-length-neg": meta(
+            "m", blocks=param(type='"str"', default='"a"', max_length="-1")
+        ),
         "param-exclusive-str": meta("m", blocks=param(min="0", min_exclusive='"false"')),
-        "param-pattern-invalid": meta("m", blocks=param(type='"str"', default='"a"', pattern='"("')),
+        "param-pattern-invalid": meta(
+            "m", blocks=param(type='"str"', default='"a"', pattern='"("')
+        ),
         "param-pattern-type": meta("m", blocks=param(type='"str"', default='"a"', pattern="5")),
         "requires-int": meta("m", requires="[1]"),
         "conflicts-str": meta("m", conflicts='"x"'),
@@ -1139,93 +1437,229 @@ def hostile_recipes() -> list[Hostile]:
     }
     for i, (label, toml) in enumerate(broken_meta.items()):
         name = f"evil-meta-{i}"
-        template = "{% macro evil() %}\nx = 1\n{% endmacro %}\n" if label == "macro-not-slot" else MACRO
-        h.append(Hostile(f"meta:{label}", _feat(name, toml.replace('"m"', f'"{name}"', 1), template),
-                         ["render", name]))
+        template = (
+            "{% macro evil() %}\nx = 1\n{% endmacro %}\n" if label == "macro-not-slot" else MACRO
+        )
+        h.append(
+            Hostile(
+                f"meta:{label}",
+                _feat(name, toml.replace('"m"', f'"{name}"', 1), template),
+                ["render", name],
+            )
+        )
     h += [
-        Hostile("file:catastrophic-default",
-                _feat("evil-redos", meta("evil-redos", blocks=param(
-                    type='"str"', pattern='"(a+)+$"', default='"' + "a" * 40 + '!"'))), ["render", "evil-redos"]),
-        Hostile("file:catastrophic-value",
-                _snip("evil-redos-v", "{{ p.x }}", blocks=param(type='"str"', pattern='"(a+)+$"', default='"a"')),
-                ["render", "evil-redos-v", "--x", "a" * 40 + "!"]),
-        Hostile("file:recipe.toml-is-folder", {"evil-dir/recipe.toml/x": "", "evil-dir/feature.py.j2": MACRO},
-                ["render", "evil-dir"]),
-        Hostile("file:recipe.toml-fifo", {"evil-fifo/recipe.toml": _mkfifo, "evil-fifo/feature.py.j2": MACRO},
-                ["render", "evil-fifo"]),
-        Hostile("file:template-fifo", {"evil-tfifo/recipe.toml": meta("evil-tfifo"),
-                                       "evil-tfifo/feature.py.j2": _mkfifo}, ["render", "evil-tfifo"]),
-        Hostile("file:toml-symlink-loop", {"evil-loop/recipe.toml": _symlink("recipe.toml"),
-                                           "evil-loop/feature.py.j2": MACRO}, ["render", "evil-loop"]),
-        Hostile("file:toml-symlink-out", {"evil-out/recipe.toml": _symlink("/etc/hostname"),
-                                          "evil-out/feature.py.j2": MACRO}, ["render", "evil-out"]),
-        Hostile("file:toml-not-utf8", _feat("evil-enc", b'name = "evil-enc\xff"\n'), ["render", "evil-enc"]),
-        Hostile("file:template-not-utf8", _feat("evil-tenc", meta("evil-tenc"), b"\xff\xfe{% macro loss() %}"),
-                ["render", "evil-tenc"]),
-        Hostile("file:huge-toml", _feat("evil-big", meta("evil-big", summary='"' + "x" * (8 << 20) + '"')),
-                ["render", "evil-big"], expect="either"),
-        Hostile("file:huge-extra-file", {**_feat("evil-bigx", meta("evil-bigx")),
-                                         "evil-bigx/data.bin": _sparse(256 << 20)},
-                ["render", "evil-bigx"], expect="either"),
-        Hostile("file:template-symlink-out", {"evil-tout/recipe.toml": meta("evil-tout"),
-                                              "evil-tout/feature.py.j2": _symlink("../../outside.j2")},
-                ["render", "evil-tout"], expect="either"),
-        Hostile("file:include-symlink-out", {"evil-inc/recipe.toml": meta("evil-inc", "snippet"),
-                                             "evil-inc/snippet.py.j2": "{% include 'evil-inc/secret.j2' %}\n",
-                                             "evil-inc/secret.j2": _symlink("../../outside-secret.txt")},
-                ["render", "evil-inc"], secret=True),
-        Hostile("jinja:syntax", _feat("evil-syn", meta("evil-syn"), "{% macro loss() %}{% if %}{% endmacro %}\n"),
-                ["render", "evil-syn"]),
-        Hostile("jinja:unbalanced", _feat("evil-unb", meta("evil-unb"), "{% macro loss() %}\n{% if x %}\n"),
-                ["render", "evil-unb"]),
-        Hostile("jinja:deep-if", {"evil-deep/recipe.toml": meta("evil-deep", "snippet"),
-                                  "evil-deep/snippet.py.j2": "{% if true %}" * 1000 + "x = 1\n" + "{% endif %}" * 1000},
-                ["render", "evil-deep"]),
-        Hostile("jinja:deep-parens", _snip("evil-paren", "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"),
-                ["render", "evil-paren"]),
-        Hostile("jinja:deep-macro-recursion",
-                {"evil-rec/recipe.toml": meta("evil-rec", "snippet"),
-                 "evil-rec/snippet.py.j2": "{% macro f() %}{{ f() }}{% endmacro %}x = {{ f() }}\n"},
-                ["render", "evil-rec"]),
-        Hostile("sandbox:mro", _snip("evil-mro", "{{ ''.__class__.__mro__[1].__subclasses__() }}"),
-                ["render", "evil-mro"]),
-        Hostile("sandbox:cycler-globals",
-                _snip("evil-cyc", "{{ cycler.__init__.__globals__.os.popen('touch PWNED-sandbox:cycler-globals') }}"),
-                ["render", "evil-cyc"]),
-        Hostile("sandbox:lipsum-globals",
-                _snip("evil-lip", "{{ lipsum.__globals__['os'].popen('touch PWNED-sandbox:lipsum-globals').read() }}"),
-                ["render", "evil-lip"]),
-        Hostile("sandbox:self-context", _snip("evil-self", "{{ self._TemplateReference__context }}"),
-                ["render", "evil-self"]),
-        Hostile("sandbox:format-string",
-                _snip("evil-fmt", "{{ '{0.__class__.__mro__}'.format('') }}"), ["render", "evil-fmt"]),
-        Hostile("sandbox:include-abs", _snip("evil-abs", "{% include '/etc/passwd' %}"), ["render", "evil-abs"]),
-        Hostile("sandbox:include-dotdot", _snip("evil-dd", "{% include '../../../../../etc/passwd' %}"),
-                ["render", "evil-dd"]),
-        Hostile("sandbox:include-builtin", _snip("evil-cross", "{% include 'mixup/feature.py.j2' %}"),
-                ["render", "evil-cross"]),
+        Hostile(
+            "file:catastrophic-default",
+            _feat(
+                "evil-redos",
+                meta(
+                    "evil-redos",
+                    blocks=param(type='"str"', pattern='"(a+)+$"', default='"' + "a" * 40 + '!"'),
+                ),
+            ),
+            ["render", "evil-redos"],
+        ),
+        Hostile(
+            "file:catastrophic-value",
+            _snip(
+                "evil-redos-v",
+                "{{ p.x }}",
+                blocks=param(type='"str"', pattern='"(a+)+$"', default='"a"'),
+            ),
+            ["render", "evil-redos-v", "--x", "a" * 40 + "!"],
+        ),
+        Hostile(
+            "file:recipe.toml-is-folder",
+            {"evil-dir/recipe.toml/x": "", "evil-dir/feature.py.j2": MACRO},
+            ["render", "evil-dir"],
+        ),
+        Hostile(
+            "file:recipe.toml-fifo",
+            {"evil-fifo/recipe.toml": _mkfifo, "evil-fifo/feature.py.j2": MACRO},
+            ["render", "evil-fifo"],
+        ),
+        Hostile(
+            "file:template-fifo",
+            {"evil-tfifo/recipe.toml": meta("evil-tfifo"), "evil-tfifo/feature.py.j2": _mkfifo},
+            ["render", "evil-tfifo"],
+        ),
+        Hostile(
+            "file:toml-symlink-loop",
+            {"evil-loop/recipe.toml": _symlink("recipe.toml"), "evil-loop/feature.py.j2": MACRO},
+            ["render", "evil-loop"],
+        ),
+        Hostile(
+            "file:toml-symlink-out",
+            {"evil-out/recipe.toml": _symlink("/etc/hostname"), "evil-out/feature.py.j2": MACRO},
+            ["render", "evil-out"],
+        ),
+        Hostile(
+            "file:toml-not-utf8",
+            _feat("evil-enc", b'name = "evil-enc\xff"\n'),
+            ["render", "evil-enc"],
+        ),
+        Hostile(
+            "file:template-not-utf8",
+            _feat("evil-tenc", meta("evil-tenc"), b"\xff\xfe{% macro loss() %}"),
+            ["render", "evil-tenc"],
+        ),
+        Hostile(
+            "file:huge-toml",
+            _feat("evil-big", meta("evil-big", summary='"' + "x" * (8 << 20) + '"')),
+            ["render", "evil-big"],
+            expect="either",
+        ),
+        Hostile(
+            "file:huge-extra-file",
+            {**_feat("evil-bigx", meta("evil-bigx")), "evil-bigx/data.bin": _sparse(256 << 20)},
+            ["render", "evil-bigx"],
+            expect="either",
+        ),
+        Hostile(
+            "file:template-symlink-out",
+            {
+                "evil-tout/recipe.toml": meta("evil-tout"),
+                "evil-tout/feature.py.j2": _symlink("../../outside.j2"),
+            },
+            ["render", "evil-tout"],
+            expect="either",
+        ),
+        Hostile(
+            "file:include-symlink-out",
+            {
+                "evil-inc/recipe.toml": meta("evil-inc", "snippet"),
+                "evil-inc/snippet.py.j2": "{% include 'evil-inc/secret.j2' %}\n",
+                "evil-inc/secret.j2": _symlink("../../outside-secret.txt"),
+            },
+            ["render", "evil-inc"],
+            secret=True,
+        ),
+        Hostile(
+            "jinja:syntax",
+            _feat("evil-syn", meta("evil-syn"), "{% macro loss() %}{% if %}{% endmacro %}\n"),
+            ["render", "evil-syn"],
+        ),
+        Hostile(
+            "jinja:unbalanced",
+            _feat("evil-unb", meta("evil-unb"), "{% macro loss() %}\n{% if x %}\n"),
+            ["render", "evil-unb"],
+        ),
+        Hostile(
+            "jinja:deep-if",
+            {
+                "evil-deep/recipe.toml": meta("evil-deep", "snippet"),
+                "evil-deep/snippet.py.j2": "{% if true %}" * 1000
+                + "x = 1\n"
+                + "{% endif %}" * 1000,
+            },
+            ["render", "evil-deep"],
+        ),
+        Hostile(
+            "jinja:deep-parens",
+            _snip("evil-paren", "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"),
+            ["render", "evil-paren"],
+        ),
+        Hostile(
+            "jinja:deep-macro-recursion",
+            {
+                "evil-rec/recipe.toml": meta("evil-rec", "snippet"),
+                "evil-rec/snippet.py.j2": "{% macro f() %}{{ f() }}{% endmacro %}x = {{ f() }}\n",
+            },
+            ["render", "evil-rec"],
+        ),
+        Hostile(
+            "sandbox:mro",
+            _snip("evil-mro", "{{ ''.__class__.__mro__[1].__subclasses__() }}"),
+            ["render", "evil-mro"],
+        ),
+        Hostile(
+            "sandbox:cycler-globals",
+            _snip(
+                "evil-cyc",
+                "{{ cycler.__init__.__globals__.os.popen('touch PWNED-sandbox:cycler-globals') }}",
+            ),
+            ["render", "evil-cyc"],
+        ),
+        Hostile(
+            "sandbox:lipsum-globals",
+            _snip(
+                "evil-lip",
+                "{{ lipsum.__globals__['os'].popen('touch PWNED-sandbox:lipsum-globals').read() }}",
+            ),
+            ["render", "evil-lip"],
+        ),
+        Hostile(
+            "sandbox:self-context",
+            _snip("evil-self", "{{ self._TemplateReference__context }}"),
+            ["render", "evil-self"],
+        ),
+        Hostile(
+            "sandbox:format-string",
+            _snip("evil-fmt", "{{ '{0.__class__.__mro__}'.format('') }}"),
+            ["render", "evil-fmt"],
+        ),
+        Hostile(
+            "sandbox:include-abs",
+            _snip("evil-abs", "{% include '/etc/passwd' %}"),
+            ["render", "evil-abs"],
+        ),
+        Hostile(
+            "sandbox:include-dotdot",
+            _snip("evil-dd", "{% include '../../../../../etc/passwd' %}"),
+            ["render", "evil-dd"],
+        ),
+        Hostile(
+            "sandbox:include-builtin",
+            _snip("evil-cross", "{% include 'mixup/feature.py.j2' %}"),
+            ["render", "evil-cross"],
+        ),
         Hostile("sandbox:mutate", _snip("evil-mut", "{{ [].append(1) }}"), ["render", "evil-mut"]),
         Hostile("sandbox:pow", _snip("evil-pow", "{{ 9 ** (9 ** 9) }}"), ["render", "evil-pow"]),
         Hostile("sandbox:repeat", _snip("evil-rep", "{{ 'a' * 10 ** 9 }}"), ["render", "evil-rep"]),
-        Hostile("sandbox:range", _snip("evil-rng", "{% for i in range(10 ** 9) %}{% endfor %}1"),
-                ["render", "evil-rng"]),
+        Hostile(
+            "sandbox:range",
+            _snip("evil-rng", "{% for i in range(10 ** 9) %}{% endfor %}1"),
+            ["render", "evil-rng"],
+        ),
         Hostile("sandbox:invalid-python", _snip("evil-py", "1)"), ["render", "evil-py"]),
-        Hostile("trusted:generates-os-system",
-                _snip("evil-sys", "__import__('os').system('touch PWNED-trusted-at-render-time') and 0"),
-                ["render", "evil-sys"], expect="either"),
-        Hostile("sandbox:nested-loops",
-                _snip("evil-loops", "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}"
-                      "{% endfor %}1"), ["render", "evil-loops"]),
+        Hostile(
+            "trusted:generates-os-system",
+            _snip(
+                "evil-sys", "__import__('os').system('touch PWNED-trusted-at-render-time') and 0"
+            ),
+            ["render", "evil-sys"],
+            expect="either",
+        ),
+        Hostile(
+            "sandbox:nested-loops",
+            _snip(
+                "evil-loops",
+                "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}1",
+            ),
+            ["render", "evil-loops"],
+        ),
     ]
     for label, value in [
-        ("file", lambda r: str(r / "afile")), ("fifo", lambda r: str(r / "afifo")),
-        ("missing", lambda r: str(r / "missing")), ("empty-entries", lambda r: "::::"),
-        ("relative", lambda r: "."), ("non-utf8", lambda r: str(r / "\udcff")),
-        ("very-long", lambda r: "/" + "x" * 5000), ("newline", lambda r: str(r / "a\nb")),
-        ("slash", lambda r: "/"), ("dev-null", lambda r: "/dev/null"),
+        ("file", lambda r: str(r / "afile")),
+        ("fifo", lambda r: str(r / "afifo")),
+        ("missing", lambda r: str(r / "missing")),
+        ("empty-entries", lambda r: "::::"),
+        ("relative", lambda r: "."),
+        ("non-utf8", lambda r: str(r / "\udcff")),
+        ("very-long", lambda r: "/" + "x" * 5000),
+        ("newline", lambda r: str(r / "a\nb")),
+        ("slash", lambda r: "/"),
+        ("dev-null", lambda r: "/dev/null"),
     ]:
-        h.append(Hostile(f"path:{label}", {"afile": "x", "afifo": _mkfifo, "a\nb/evil-nl/recipe.toml": "="},
-                         None, expect="either", path_value=value))
+        h.append(
+            Hostile(
+                f"path:{label}",
+                {"afile": "x", "afifo": _mkfifo, "a\nb/evil-nl/recipe.toml": "="},
+                None,
+                expect="either",
+                path_value=value,
+            )
+        )
     return h
 
 
@@ -1236,9 +1670,15 @@ def channel_user_recipes(p: Probe, tally: Tally) -> None:
         meta_cases = [h for h in everything if h.label.startswith("meta:")]
         path_cases = [h for h in everything if h.label.startswith("path:")]
         keep = set(map(id, rng.sample(meta_cases, 6) + rng.sample(path_cases, 3)))
-        everything = [h for h in everything if id(h) in keep or (
-            h.label.split(":")[0] in ("file", "jinja", "sandbox", "trusted")
-            and h.label not in ("sandbox:nested-loops", "file:huge-extra-file"))]
+        everything = [
+            h
+            for h in everything
+            if id(h) in keep
+            or (
+                h.label.split(":")[0] in ("file", "jinja", "sandbox", "trusted")
+                and h.label not in ("sandbox:nested-loops", "file:huge-extra-file")
+            )
+        ]
     cases = p.select([(h.label, h) for h in everything])
     secret = "probe_secret_" + "".join(rng.choice(string.ascii_lowercase) for _ in range(12))
 
@@ -1267,9 +1707,13 @@ def channel_user_recipes(p: Probe, tally: Tally) -> None:
             return worst(*verdicts)
         reported = any("warning" in line for line in builtin.lines)
         if builtin.rc != 0 and verdicts[0] is None:
-            verdicts.append(Verdict("other", f"render mixup broken: exit {builtin.rc}: {builtin.first_line}"))
+            verdicts.append(
+                Verdict("other", f"render mixup broken: exit {builtin.rc}: {builtin.first_line}")
+            )
         elif builtin.rc == 0 and builtin.out != p.render_ref("mixup").out:
-            verdicts.append(Verdict("unsafe", "render mixup printed something else than the built-in"))
+            verdicts.append(
+                Verdict("unsafe", "render mixup printed something else than the built-in")
+            )
         # (b) rendering the hostile recipe itself: refused with one sentence (exit 2, or 3 for
         # a template that fails), or, for a recipe that is valid, valid code
         if hostile.render is not None:
@@ -1284,12 +1728,16 @@ def channel_user_recipes(p: Probe, tally: Tally) -> None:
                 if structure(run.out) is None:
                     found = Verdict("unsafe", "rendered code that does not parse")
                 elif hostile.secret and secret.encode() in run.out:
-                    found = Verdict("unsafe", "a template included a file from outside the recipe folders")
+                    found = Verdict(
+                        "unsafe", "a template included a file from outside the recipe folders"
+                    )
                 elif hostile.expect == "refuse" and label.startswith("sandbox:"):
                     tail = run.out.decode(errors="replace").strip().splitlines()[-5:]
                     found = Verdict("unsafe", f"rendered (exit 0): {short(' '.join(tail), 80)}")
                 elif hostile.expect == "refuse":
-                    found = Verdict("other", "broken recipe rendered" + ("" if reported else " without a word"))
+                    found = Verdict(
+                        "other", "broken recipe rendered" + ("" if reported else " without a word")
+                    )
                 else:
                     found = ACCEPTED
             verdicts.append(found)
@@ -1357,8 +1805,14 @@ def channel_output_targets(p: Probe, tally: Tally) -> None:
         ("symlink-to-file --force", setup_link_file, True, "refuse"),
         ("symlink-to-folder --force", setup_link_folder, True, "refuse"),
         ("symlink-to-dev-null --force", setup_link_devnull, True, "refuse"),
-        *([("device-node", setup_device, False, "refuse"), ("device-node --force", setup_device, True, "refuse")]
-          if os.geteuid() == 0 else [("dev-null", lambda d: Path("/dev/null"), False, "refuse")]),
+        *(
+            [
+                ("device-node", setup_device, False, "refuse"),
+                ("device-node --force", setup_device, True, "refuse"),
+            ]
+            if os.geteuid() == 0
+            else [("dev-null", lambda d: Path("/dev/null"), False, "refuse")]
+        ),
         ("folder", setup_folder, False, "refuse"),
         ("folder --force", setup_folder, True, "refuse"),
         ("name-300-chars", lambda d: d / ("a" * 300), False, "refuse"),
@@ -1375,7 +1829,9 @@ def channel_output_targets(p: Probe, tally: Tally) -> None:
         folder = p.fresh("out")
         target = setup(folder)
         before = snapshot(folder)
-        run = p.cli(["render", "mixup", "-o", str(target), *(["--force"] if force else [])], cwd=folder)
+        run = p.cli(
+            ["render", "mixup", "-o", str(target), *(["--force"] if force else [])], cwd=folder
+        )
         changed, added = diff(before, snapshot(folder))
         null_now = Path("/dev/null").stat()
         if not stat.S_ISCHR(null_now.st_mode) or null_now.st_rdev != null_before.st_rdev:
@@ -1385,7 +1841,11 @@ def channel_output_targets(p: Probe, tally: Tally) -> None:
             return found
         if changed:
             return Verdict("lost", f"exit {run.rc}; changed or removed {short(changed, 60)}")
-        legit = [a for a in added if run.rc == 0 and expect == "either" and (folder / a) == Path(os.path.normpath(target))]
+        legit = [
+            a
+            for a in added
+            if run.rc == 0 and expect == "either" and (folder / a) == Path(os.path.normpath(target))
+        ]
         litter = [a for a in added if a not in legit]
         if litter:
             return Verdict("unsafe", f"exit {run.rc}; left {short(litter, 60)}")
@@ -1432,7 +1892,9 @@ def channel_cache(p: Probe, tally: Tally) -> None:
         return damage
 
     def truncate(fraction: float) -> Callable[[Path], object]:
-        return lambda path: path.write_bytes(path.read_bytes()[: int(len(path.read_bytes()) * fraction)])
+        return lambda path: path.write_bytes(
+            path.read_bytes()[: int(len(path.read_bytes()) * fraction)]
+        )
 
     def replace_with(kind: str) -> Callable[[Path], object]:
         def damage(path: Path) -> None:
@@ -1452,7 +1914,10 @@ def channel_cache(p: Probe, tally: Tally) -> None:
         import hashlib
 
         body = b"\xff\xfe not utf-8 \x80"
-        path.write_bytes(f"# snippetgen render cache v1 sha256={hashlib.sha256(body).hexdigest()}\n".encode() + body)
+        path.write_bytes(
+            f"# snippetgen render cache v1 sha256={hashlib.sha256(body).hexdigest()}\n".encode()
+            + body
+        )
 
     def swap(path_a: Path, path_b: Path) -> None:
         a, b = path_a.read_bytes(), path_b.read_bytes()
@@ -1590,15 +2055,32 @@ def crafted_checkpoints(base: Path) -> list[tuple[str, Callable[[Path], object]]
         ("best_acc = 'x'", save(changed(best_acc="x"))),
         ("rng = []", save(changed(rng=[]))),
         ("rng = [{}]", save(changed(rng=[{}]))),
-        ("rng: bad torch state", save(changed(rng=[{"torch": torch.zeros(3, dtype=torch.uint8), "python": (3, (1,), None)}]))),
+        (
+            "rng: bad torch state",
+            save(
+                changed(
+                    rng=[{"torch": torch.zeros(3, dtype=torch.uint8), "python": (3, (1,), None)}]
+                )
+            ),
+        ),
         ("model = {}", save(changed(model={}))),
         ("model: wrong shapes", save(wrong_shapes)),
         ("optimizer = {}", save(changed(optimizer={}))),
         ("no rng key", save(without("rng"))),
         ("a list, not a dict", save(lambda ck: [1, 2, 3])),
         ("a bare tensor", save(lambda ck: torch.zeros(2))),
-        ("nan weights", save(lambda ck: {**ck, "model": {k: v * float("nan") if v.is_floating_point() else v
-                                                        for k, v in ck["model"].items()}})),
+        (
+            "nan weights",
+            save(
+                lambda ck: {
+                    **ck,
+                    "model": {
+                        k: v * float("nan") if v.is_floating_point() else v
+                        for k, v in ck["model"].items()
+                    },
+                }
+            ),
+        ),
         ("last.pt is a FIFO", fifo),
         ("last.pt is a folder", folder),
         ("empty file", lambda path: path.write_bytes(b"")),
@@ -1608,13 +2090,28 @@ def crafted_checkpoints(base: Path) -> list[tuple[str, Callable[[Path], object]]
 def crafted_weights() -> list[tuple[str, Callable[[Path], object]]]:
     torch = _torch()
     return [
-        ("pretrained: pickle payload (legacy)", lambda path: path.write_bytes(pickle.dumps({"fc.weight": _Payload("pre-legacy")}))),
-        ("pretrained: pickle payload in a torch file", lambda path: torch.save({"fc.weight": _Payload("pre-zip")}, path)),
+        (
+            "pretrained: pickle payload (legacy)",
+            lambda path: path.write_bytes(pickle.dumps({"fc.weight": _Payload("pre-legacy")})),
+        ),
+        (
+            "pretrained: pickle payload in a torch file",
+            lambda path: torch.save({"fc.weight": _Payload("pre-zip")}, path),
+        ),
         ("pretrained: a bare tensor", lambda path: torch.save(torch.zeros(3), path)),
-        ("pretrained: non-str keys", lambda path: torch.save({1: torch.zeros(3), 2: torch.zeros(1)}, path)),
+        (
+            "pretrained: non-str keys",
+            lambda path: torch.save({1: torch.zeros(3), 2: torch.zeros(1)}, path),
+        ),
         ("pretrained: str values", lambda path: torch.save({"fc.weight": "x"}, path)),
-        ("pretrained: wrong shapes", lambda path: torch.save({"fc.weight": torch.zeros(1, 1)}, path)),
-        ("pretrained: nested model of junk", lambda path: torch.save({"model": {"fc.weight": 5}}, path)),
+        (
+            "pretrained: wrong shapes",
+            lambda path: torch.save({"fc.weight": torch.zeros(1, 1)}, path),
+        ),
+        (
+            "pretrained: nested model of junk",
+            lambda path: torch.save({"model": {"fc.weight": 5}}, path),
+        ),
         ("pretrained: text file", lambda path: path.write_text("not weights\n")),
         ("pretrained: empty file", lambda path: path.write_bytes(b"")),
         ("pretrained: folder", lambda path: path.mkdir()),
@@ -1625,7 +2122,9 @@ def crafted_weights() -> list[tuple[str, Callable[[Path], object]]]:
 def channel_checkpoints(p: Probe, tally: Tally) -> None:
     script = p.ckpt_script()
     base, _ = p.reference_run("ckpt-2-epochs", [*TINY, "--epochs", "2"])
-    ref, _ = p.reference_run("ckpt-resumed-3", [*TINY, "--epochs", "3", "--resume"], base="ckpt-2-epochs")
+    ref, _ = p.reference_run(
+        "ckpt-resumed-3", [*TINY, "--epochs", "3", "--resume"], base="ckpt-2-epochs"
+    )
     rng = p.rng("checkpoints")
     size = (base / "last.pt").stat().st_size
     cases: list[tuple[str, Callable[[Path], object], str]] = []
@@ -1659,14 +2158,27 @@ def channel_checkpoints(p: Probe, tally: Tally) -> None:
             shutil.copytree(base, run_dir)
             damage(run_dir / "last.pt")
             before = snapshot(run_dir)
-            run = p.script(script, [*TINY, "--epochs", "3", "--resume", "--output-dir", str(run_dir)], top)
+            run = p.script(
+                script, [*TINY, "--epochs", "3", "--resume", "--output-dir", str(run_dir)], top
+            )
         else:
             weights_path = top / "weights.pt"
             damage(weights_path)
             run_dir = top / "run"
             before = {}
-            run = p.script(script, [*TINY, "--epochs", "1", "--pretrained", str(weights_path),
-                                    "--output-dir", str(run_dir)], top)
+            run = p.script(
+                script,
+                [
+                    *TINY,
+                    "--epochs",
+                    "1",
+                    "--pretrained",
+                    str(weights_path),
+                    "--output-dir",
+                    str(run_dir),
+                ],
+                top,
+            )
         verdicts: list[Verdict | None] = []
         marks = list(top.rglob("PWNED*"))
         if marks:
@@ -1678,12 +2190,23 @@ def channel_checkpoints(p: Probe, tally: Tally) -> None:
                 changed, added = diff(before, now)
                 lost = [k for k in changed if not appended(before[k], now.get(k))]
                 if lost:
-                    found = Verdict("lost", f"refused (exit {run.rc}) but changed {short(lost, 50)}")
+                    found = Verdict(
+                        "lost", f"refused (exit {run.rc}) but changed {short(lost, 50)}"
+                    )
                 elif changed or added:
-                    found = Verdict("other", f"refused (exit {run.rc}) after writing to {short(changed + added, 50)}")
+                    found = Verdict(
+                        "other",
+                        f"refused (exit {run.rc}) after writing to {short(changed + added, 50)}",
+                    )
             if found is None:
-                found = REFUSED if run.rc == 2 and len(run.lines) == 1 else Verdict(
-                    "other", f"exit {run.rc} with {len(run.lines)} stderr lines: {run.first_line}")
+                found = (
+                    REFUSED
+                    if run.rc == 2 and len(run.lines) == 1
+                    else Verdict(
+                        "other",
+                        f"exit {run.rc} with {len(run.lines)} stderr lines: {run.first_line}",
+                    )
+                )
         elif found is None and mode == "resume":
             why = run_matches(run_dir, ref, "a resume from the intact file")
             found = Verdict("unsafe", f"resumed from the damaged file: {why}") if why else ACCEPTED
@@ -1716,20 +2239,27 @@ def channel_train_signals(p: Probe, tally: Tally) -> None:
         top = p.fresh("signal")
         run_dir = top / "run"
         args = [*LONGER, "--output-dir", str(run_dir)]
-        run = p.script(script, args, top, send=sig, delay=delay,
-                       wait_for=b"epoch 1 " if after else None)
+        run = p.script(
+            script, args, top, send=sig, delay=delay, wait_for=b"epoch 1 " if after else None
+        )
         verdicts: list[Verdict | None] = [crash(run)]
         if run.timed_out:
             return verdicts[0] or Verdict("hang")
         interrupted = run.sent is not None and run.rc != 0
         if interrupted and sig == signal.SIGINT and verdicts[0] is None:
             if run.rc == -signal.SIGINT:
-                late = " (after finishing the whole run)" if run_matches(run_dir, ref) is None else ""
+                late = (
+                    " (after finishing the whole run)" if run_matches(run_dir, ref) is None else ""
+                )
                 verdicts.append(Verdict("other", f"died of SIGINT without 'interrupted'{late}"))
             elif run.rc != 130:
                 verdicts.append(Verdict("other", f"exit {run.rc} after SIGINT: {run.first_line}"))
             elif "interrupted" not in run.errtext:
-                verdicts.append(Verdict("other", f"exit 130 without 'interrupted' ({len(run.lines)} stderr lines)"))
+                verdicts.append(
+                    Verdict(
+                        "other", f"exit 130 without 'interrupted' ({len(run.lines)} stderr lines)"
+                    )
+                )
         for name in ("last.pt", "best.pt"):
             if (run_dir / name).exists():
                 problem = checkpoint_problem(run_dir / name)
@@ -1750,7 +2280,9 @@ def channel_train_signals(p: Probe, tally: Tally) -> None:
         if found is not None:
             verdicts.append(found)
         elif recovery.rc != 0:
-            verdicts.append(Verdict("lost", f"cannot continue the run ({again[-1]}): {recovery.first_line}"))
+            verdicts.append(
+                Verdict("lost", f"cannot continue the run ({again[-1]}): {recovery.first_line}")
+            )
         else:
             why = run_matches(run_dir, ref)
             if why:
@@ -1770,8 +2302,10 @@ def channel_concurrent(p: Probe, tally: Tally) -> None:
     script = p.ckpt_script()
     fresh_ref, _ = p.reference_run("uninterrupted-4", LONGER, wait_for=b"epoch 1 ")
     variants = ["fresh", "resume", "overwrite"]
-    cases = [(f"4 runs at once, {variants[i % 3]} #{i // 3 + 1}", variants[i % 3])
-             for i in range(p.sizes["concurrent"])]
+    cases = [
+        (f"4 runs at once, {variants[i % 3]} #{i // 3 + 1}", variants[i % 3])
+        for i in range(p.sizes["concurrent"])
+    ]
 
     def case(label: str, variant: str) -> Verdict:
         top = p.fresh("concurrent")
@@ -1780,7 +2314,9 @@ def channel_concurrent(p: Probe, tally: Tally) -> None:
         ref = fresh_ref
         if variant == "resume":
             base, _ = p.reference_run("longer-2-epochs", [*LONGER[:-1], "2"])
-            ref, _ = p.reference_run("longer-resumed-4", [*LONGER, "--resume"], base="longer-2-epochs")
+            ref, _ = p.reference_run(
+                "longer-resumed-4", [*LONGER, "--resume"], base="longer-2-epochs"
+            )
             shutil.copytree(base, run_dir)
             args.append("--resume")
         elif variant == "overwrite":
@@ -1815,7 +2351,9 @@ def channel_concurrent(p: Probe, tally: Tally) -> None:
             verdicts.append(Verdict("other", f"{len(winners)} of 4 concurrent runs went ahead"))
         for r in losers:
             if not (r.rc == 2 and len(r.lines) == 1):
-                verdicts.append(Verdict("other", f"a second run: exit {r.rc} with {len(r.lines)} stderr lines"))
+                verdicts.append(
+                    Verdict("other", f"a second run: exit {r.rc} with {len(r.lines)} stderr lines")
+                )
         final = worst(*verdicts)
         return REFUSED if final.outcome == "accepted" else final
 
@@ -1839,7 +2377,9 @@ def channel_cli_ctrl_c(p: Probe, tally: Tally) -> None:
             env = p.env_with(XDG_CACHE_HOME=str(cwd / ".xdg"))
             run = p.cli(commands[name], cwd=cwd, env=env, timeout=p.runner.cli_timeout * 2)
             if run.rc != 0:
-                raise SystemExit(f"snippetgen {' '.join(commands[name])} failed: {run.errtext[-300:]}")
+                raise SystemExit(
+                    f"snippetgen {' '.join(commands[name])} failed: {run.errtext[-300:]}"
+                )
             shutil.rmtree(cwd / ".xdg")
             return run, snapshot(cwd)
 
@@ -1856,8 +2396,14 @@ def channel_cli_ctrl_c(p: Probe, tally: Tally) -> None:
         fraction = float(label.split(" at ")[1].split()[0])
         cwd = p.fresh("ctrl-c")
         env = p.env_with(XDG_CACHE_HOME=str(cwd / ".xdg"))
-        run = p.cli(commands[name], cwd=cwd, env=env, send=signal.SIGINT, delay=fraction * ref.wall,
-                    timeout=p.runner.cli_timeout * 2)
+        run = p.cli(
+            commands[name],
+            cwd=cwd,
+            env=env,
+            send=signal.SIGINT,
+            delay=fraction * ref.wall,
+            timeout=p.runner.cli_timeout * 2,
+        )
         found = crash(run)
         verdicts: list[Verdict | None] = [found]
         if found is None and run.rc != 0:
@@ -1866,11 +2412,17 @@ def channel_cli_ctrl_c(p: Probe, tally: Tally) -> None:
             elif run.rc != 130:
                 verdicts.append(Verdict("other", f"exit {run.rc} after SIGINT: {run.first_line}"))
             elif "interrupted" not in run.errtext:
-                verdicts.append(Verdict("other", f"exit 130 without 'interrupted' ({len(run.lines)} stderr lines)"))
+                verdicts.append(
+                    Verdict(
+                        "other", f"exit 130 without 'interrupted' ({len(run.lines)} stderr lines)"
+                    )
+                )
             elif len(run.lines) > 1:
                 verdicts.append(Verdict("other", f"{len(run.lines)} stderr lines after SIGINT"))
             elif run.out.strip():
-                verdicts.append(Verdict("unsafe", f"interrupted, with {len(run.out)} bytes on stdout"))
+                verdicts.append(
+                    Verdict("unsafe", f"interrupted, with {len(run.out)} bytes on stdout")
+                )
         now = snapshot(cwd)
         litter = [k for k in now if k.startswith(".xdg") and (k.endswith(".part") or "/.tmp-" in k)]
         if litter:
@@ -1881,8 +2433,13 @@ def channel_cli_ctrl_c(p: Probe, tally: Tally) -> None:
         if now and now != want:
             done = "finished" if run.rc == 0 else "interrupted"
             odd = sorted(set(now) ^ set(want)) or [k for k in now if now[k] != want.get(k)]
-            verdicts.append(Verdict("unsafe", f"{done}, and the files differ from an uninterrupted "
-                                              f"run's: {short(odd[:3], 60)}"))
+            verdicts.append(
+                Verdict(
+                    "unsafe",
+                    f"{done}, and the files differ from an uninterrupted "
+                    f"run's: {short(odd[:3], 60)}",
+                )
+            )
         elif run.rc == 0 and now != want:
             verdicts.append(Verdict("other", "finished without writing its files"))
         final = worst(*verdicts)
@@ -1909,8 +2466,10 @@ CHANNELS: dict[str, Callable[[Probe, Tally], None]] = {
 
 
 def table(tallies: list[Tally]) -> str:
-    lines = ["| channel | " + " | ".join(title for title, _ in COLUMNS) + " |",
-             "| --- |" + " ---: |" * len(COLUMNS)]
+    lines = [
+        "| channel | " + " | ".join(title for title, _ in COLUMNS) + " |",
+        "| --- |" + " ---: |" * len(COLUMNS),
+    ]
     totals = dict.fromkeys([key for _, key in COLUMNS], 0)
     for t in tallies:
         row = {"tried": t.tried, **t.counts}
@@ -1922,21 +2481,36 @@ def table(tallies: list[Tally]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small counts (a few minutes)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--channels", type=lambda s: s.split(","), default=list(CHANNELS),
-                        help=f"comma-separated, from: {', '.join(CHANNELS)}")
-    parser.add_argument("--cases", type=lambda s: s.split(","), default=None,
-                        help="only cases whose label contains one of these (comma-separated)")
+    parser.add_argument(
+        "--channels",
+        type=lambda s: s.split(","),
+        default=list(CHANNELS),
+        help=f"comma-separated, from: {', '.join(CHANNELS)}",
+    )
+    parser.add_argument(
+        "--cases",
+        type=lambda s: s.split(","),
+        default=None,
+        help="only cases whose label contains one of these (comma-separated)",
+    )
     parser.add_argument("--limit", type=int, default=0, help="at most N cases per channel")
     parser.add_argument("--workers", type=int, choices=(1, 2), default=2)
-    parser.add_argument("--timeout-scale", type=float, default=1.0,
-                        help="multiply every timeout (CLI 20 s, training 90 s)")
+    parser.add_argument(
+        "--timeout-scale",
+        type=float,
+        default=1.0,
+        help="multiply every timeout (CLI 20 s, training 90 s)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--examples", type=int, default=15, help="failing examples shown per channel")
+    parser.add_argument(
+        "--examples", type=int, default=15, help="failing examples shown per channel"
+    )
     parser.add_argument("--verbose", action="store_true", help="one line per case on stderr")
     args = parser.parse_args(argv)
     unknown = [c for c in args.channels if c not in CHANNELS]
@@ -1971,9 +2545,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         rows = [t.row() for t in tallies]
         totals = {key: sum(r[key] for r in rows) for key in ("tried", *SEVERITY)}
-        print(json.dumps({"mode": "quick" if args.quick else "full", "seed": args.seed,
-                          "seconds": round(time.monotonic() - started, 1), "channels": rows,
-                          "totals": totals, "ok": failures == 0 and not errors}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "mode": "quick" if args.quick else "full",
+                    "seed": args.seed,
+                    "seconds": round(time.monotonic() - started, 1),
+                    "channels": rows,
+                    "totals": totals,
+                    "ok": failures == 0 and not errors,
+                },
+                indent=2,
+            )
+        )
     else:
         print(table(tallies))
         for t in tallies:
@@ -1981,8 +2565,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\n{t.channel} ({len(t.examples)} failing):", file=sys.stderr)
                 for example in t.examples[: args.examples]:
                     print(f"  {example}", file=sys.stderr)
-        print(f"\nprobe: {time.monotonic() - started:.0f} s, seed {args.seed}, "
-              f"{'quick' if args.quick else 'full'} mode", file=sys.stderr)
+        print(
+            f"\nprobe: {time.monotonic() - started:.0f} s, seed {args.seed}, "
+            f"{'quick' if args.quick else 'full'} mode",
+            file=sys.stderr,
+        )
     for error in errors:
         print(f"probe error (a bug of the probe, not counted): {error}", file=sys.stderr)
     return 0 if failures == 0 and not errors else 1

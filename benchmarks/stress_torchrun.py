@@ -41,9 +41,22 @@ def one_run(script: Path, folder: Path, timeout: float) -> tuple[str, str]:
     folder.mkdir()
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "torch.distributed.run", "--standalone",
-             "--nproc_per_node", "2", str(script), *RUN_ARGS, "--output-dir", "run"],
-            cwd=folder, capture_output=True, text=True, timeout=timeout,
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                "--nproc_per_node",
+                "2",
+                str(script),
+                *RUN_ARGS,
+                "--output-dir",
+                "run",
+            ],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired:
         return "failure", f"timed out after {timeout:.0f} s"
@@ -52,7 +65,9 @@ def one_run(script: Path, folder: Path, timeout: float) -> tuple[str, str]:
         return "abort", output[-3000:]
     if proc.returncode != 0:
         return "failure", output[-3000:]
-    missing = [name for name in ("metrics.jsonl", "model.pt") if not (folder / "run" / name).is_file()]
+    missing = [
+        name for name in ("metrics.jsonl", "model.pt") if not (folder / "run" / name).is_file()
+    ]
     if missing:
         return "failure", f"exit 0 but no {', '.join(missing)}"
     return "ok", ""
@@ -61,15 +76,33 @@ def one_run(script: Path, folder: Path, timeout: float) -> tuple[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100, help="torchrun runs (default 100)")
-    parser.add_argument("--load", type=int, default=2,
-                        help="busy-loop processes loading the CPUs meanwhile (default 2)")
-    parser.add_argument("--with", dest="recipes", action="append", default=[], metavar="RECIPE",
-                        help="render `train --with RECIPE` (repeatable)")
-    parser.add_argument("--script", type=Path, default=None,
-                        help="run this rendered script instead of rendering one")
+    parser.add_argument(
+        "--load",
+        type=int,
+        default=2,
+        help="busy-loop processes loading the CPUs meanwhile (default 2)",
+    )
+    parser.add_argument(
+        "--with",
+        dest="recipes",
+        action="append",
+        default=[],
+        metavar="RECIPE",
+        help="render `train --with RECIPE` (repeatable)",
+    )
+    parser.add_argument(
+        "--script",
+        type=Path,
+        default=None,
+        help="run this rendered script instead of rendering one",
+    )
     parser.add_argument("--timeout", type=float, default=300, help="seconds per run (default 300)")
-    parser.add_argument("--show", type=int, default=2,
-                        help="print the output of the first SHOW bad runs (default 2)")
+    parser.add_argument(
+        "--show",
+        type=int,
+        default=2,
+        help="print the output of the first SHOW bad runs (default 2)",
+    )
     args = parser.parse_args()
     if args.runs < 1 or args.load < 0:
         parser.error("--runs must be >= 1 and --load >= 0")
@@ -81,8 +114,9 @@ def main() -> int:
         else:
             script = workdir / "train.py"
             render_script(args.recipes, script)
-        busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-                for _ in range(args.load)]
+        busy = [
+            subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)
+        ]
         tally = {"ok": 0, "abort": 0, "failure": 0}
         shown = 0
         start = time.monotonic()
@@ -100,8 +134,10 @@ def main() -> int:
             for proc in busy:
                 proc.wait()
     elapsed = time.monotonic() - start
-    print(f"{args.runs} runs under --load {args.load} in {elapsed:.0f} s: "
-          f"{tally['ok']} ok, {tally['abort']} aborted, {tally['failure']} failed")
+    print(
+        f"{args.runs} runs under --load {args.load} in {elapsed:.0f} s: "
+        f"{tally['ok']} ok, {tally['abort']} aborted, {tally['failure']} failed"
+    )
     return 0 if tally["ok"] == args.runs else 1
 
 

@@ -102,9 +102,7 @@ def _tool_digest() -> str:
 
 def _folder_digest(digest: Any, folder: Path) -> None:
     """Feed every file below ``folder`` (relative name and contents) into ``digest``."""
-    files = sorted(
-        p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-    )
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     digest.update(f"folder {len(files)}\0".encode())
     for path in files:
         data = path.read_bytes()
@@ -374,8 +372,12 @@ def load_toml(text: str, origin: Path | str | None = None) -> dict[str, Any]:
         table = json.dumps(data, ensure_ascii=False)
     except (TypeError, ValueError):  # dates and times do not round-trip through JSON: not kept
         return data
-    index[key] = {"table": table, "check": _toml_check(key, table), "used": _today(),
-                  "paths": where}
+    index[key] = {
+        "table": table,
+        "check": _toml_check(key, table),
+        "used": _today(),
+        "paths": where,
+    }
     _toml_dirty = True
     return data
 

@@ -88,7 +88,9 @@ def _load_user_recipe(folder: Path, source: str) -> Recipe:
     except RecipeDefinitionError:
         raise
     except (RecursionError, MemoryError):
-        raise RecipeDefinitionError(path=str(folder), reason="it nests too deeply to be read") from None
+        raise RecipeDefinitionError(
+            path=str(folder), reason="it nests too deeply to be read"
+        ) from None
     except Exception as exc:  # never let one recipe stop every command
         raise RecipeDefinitionError(
             path=str(folder), reason=f"it cannot be loaded ({type(exc).__name__}: {exc})"
@@ -103,7 +105,9 @@ def _scan(root: Path, source: str, catalog: Catalog, only: set[str] | None = Non
         folders = sorted(root.iterdir()) if only is None else [root / name for name in sorted(only)]
     except OSError as exc:
         catalog.broken.append(
-            RecipeDefinitionError(path=str(root), reason=f"cannot list the folder ({exc.strerror or exc})")
+            RecipeDefinitionError(
+                path=str(root), reason=f"cannot list the folder ({exc.strerror or exc})"
+            )
         )
         return
     for folder in folders:
@@ -119,7 +123,9 @@ def _scan(root: Path, source: str, catalog: Catalog, only: set[str] | None = Non
                 recipe = _load_user_recipe(folder, source)
         except RecipeDefinitionError as exc:
             catalog.broken.append(exc)
-            if source != "built-in":  # it hides the recipe it would override: never a silent fallback
+            if (
+                source != "built-in"
+            ):  # it hides the recipe it would override: never a silent fallback
                 name = _intended_name(folder)
                 catalog.recipes.pop(name, None)
                 catalog.shadowed[name] = exc
@@ -146,6 +152,8 @@ def load_catalog(extra: list[Path] | None = None, *, names: Iterable[str] | None
     _scan(catalog.base_dir, "built-in", catalog, wanted)
     for directory in [*user_dirs(), *(extra or [])]:
         _scan(directory, str(directory), catalog)
-    if wanted is not None and not all(n in catalog.recipes or n in catalog.shadowed for n in wanted):
+    if wanted is not None and not all(
+        n in catalog.recipes or n in catalog.shadowed for n in wanted
+    ):
         return load_catalog(extra)
     return catalog

@@ -28,7 +28,9 @@ LR_CURVE_RECIPES = ("warmup", "lr-schedule")
 
 def _wrap(text: str, indent: str = "  ", subsequent: str | None = None) -> str:
     return textwrap.fill(
-        " ".join(text.split()), width=WIDTH, initial_indent=indent,
+        " ".join(text.split()),
+        width=WIDTH,
+        initial_indent=indent,
         subsequent_indent=indent if subsequent is None else subsequent,
     )
 
@@ -36,7 +38,9 @@ def _wrap(text: str, indent: str = "  ", subsequent: str | None = None) -> str:
 def _hanging(head: str, text: str) -> str:
     """`head` then `text`, wrapped so that continuation lines start under the text."""
     return textwrap.fill(
-        " ".join(text.split()), width=max(WIDTH, len(head) + 40), initial_indent=head,
+        " ".join(text.split()),
+        width=max(WIDTH, len(head) + 40),
+        initial_indent=head,
         subsequent_indent=" " * len(head),
     )
 
@@ -72,7 +76,9 @@ def _feature_code(recipe: Recipe, text: str, values: dict[str, Any]) -> list[Blo
     return blocks
 
 
-def _snippet_code(recipe: Recipe, text: str, values: dict[str, Any]) -> tuple[list[Block], set[str]]:
+def _snippet_code(
+    recipe: Recipe, text: str, values: dict[str, Any]
+) -> tuple[list[Block], set[str]]:
     """A snippet's chosen definitions, and the names its other code (main()) uses."""
     source = expand(text, values)
     try:
@@ -81,7 +87,8 @@ def _snippet_code(recipe: Recipe, text: str, values: dict[str, Any]) -> tuple[li
         return [], set()
     lines = source.splitlines()
     defs = [
-        node for node in tree.body
+        node
+        for node in tree.body
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
     ]
     if recipe.essential:
@@ -124,8 +131,9 @@ def essential_code(recipe: Recipe, values: Mapping[str, Any] | None = None) -> s
     return join(blocks, blank_lines)
 
 
-def key_code(recipe: Recipe, values: Mapping[str, Any] | None = None,
-             budget: int = CODE_LINES) -> tuple[str, bool]:
+def key_code(
+    recipe: Recipe, values: Mapping[str, Any] | None = None, budget: int = CODE_LINES
+) -> tuple[str, bool]:
     """The essential code shortened to its key lines (at most `budget` lines; see
     snippetgen.condense), and whether anything was left out."""
     blocks, blank_lines, used = _blocks(recipe, values)
@@ -147,7 +155,9 @@ def _parameters(recipe: Recipe, values: Mapping[str, Any]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     out = ["", "Parameters (each becomes the generated script's option of the same name):"]
     for row in rows:
-        head = "  " + "".join(f"{cell:<{width}}  " for cell, width in zip(row, widths, strict=False))
+        head = "  " + "".join(
+            f"{cell:<{width}}  " for cell, width in zip(row, widths, strict=False)
+        )
         out.append(_hanging(head, row[4]))
     return out
 
@@ -214,7 +224,10 @@ def cheatsheet(
     if recipe.notes:
         out += ["", "Notes:", _wrap(recipe.notes)]
     if recipe.requires:
-        out += ["", f"Requires: {', '.join(recipe.requires)} (pip install {' '.join(recipe.requires)})"]
+        out += [
+            "",
+            f"Requires: {', '.join(recipe.requires)} (pip install {' '.join(recipe.requires)})",
+        ]
     if recipe.conflicts:
         out += ["", "Does not combine with:"]
         out += [_wrap(f"{c.recipe}: {c.why}", "  ", "    ") for c in recipe.conflicts]

@@ -89,10 +89,15 @@ def _rows(rows: list[tuple[str, str]]) -> str:
     out = []
     for head, text in rows:
         indent = " " * (len(head) if columns - len(head) >= 30 else 4)
-        out.append(textwrap.fill(
-            text, width=max(columns, len(head) + 1), initial_indent=head,
-            subsequent_indent=indent, break_on_hyphens=False,
-        ))
+        out.append(
+            textwrap.fill(
+                text,
+                width=max(columns, len(head) + 1),
+                initial_indent=head,
+                subsequent_indent=indent,
+                break_on_hyphens=False,
+            )
+        )
     return "\n".join(out)
 
 
@@ -130,7 +135,9 @@ def list_recipes(
         if r.source != "built-in":
             overrides = " overriding the built-in" if r.name in catalog.overridden else ""
             extra += f"  [yours: {r.path}{overrides}]"
-        lines.append((f"{r.name:<{width}}  {r.kind:<7}  ", f"{r.summary}  ({', '.join(r.tags)}){extra}"))
+        lines.append(
+            (f"{r.name:<{width}}  {r.kind:<7}  ", f"{r.summary}  ({', '.join(r.tags)}){extra}")
+        )
     _emit(_rows(lines), Color.never)
 
 
@@ -149,8 +156,15 @@ def search(
     if not hits:
         err(f"No recipe matches {text!r}; run 'snippetgen list' to see them all.")
     if as_json:
-        rows = [{"name": h.recipe.name, "score": round(h.score, 3), "kind": h.recipe.kind,
-                 "summary": h.recipe.summary} for h in hits]
+        rows = [
+            {
+                "name": h.recipe.name,
+                "score": round(h.score, 3),
+                "kind": h.recipe.kind,
+                "summary": h.recipe.summary,
+            }
+            for h in hits
+        ]
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if not hits:
@@ -217,10 +231,16 @@ def _render_help(recipe_name: str) -> str:
     if width - len(head) < max(len(p) for p in parts):  # too narrow: the parts go below
         formatter.write(head.rstrip() + "\n")
         head = ""
-    formatter.write(textwrap.fill(
-        " ".join(p.translate(keep) for p in parts), width=width, initial_indent=head or "    ",
-        subsequent_indent=" " * len(head) if head else "    ", break_on_hyphens=False,
-    ) + "\n")
+    formatter.write(
+        textwrap.fill(
+            " ".join(p.translate(keep) for p in parts),
+            width=width,
+            initial_indent=head or "    ",
+            subsequent_indent=" " * len(head) if head else "    ",
+            break_on_hyphens=False,
+        )
+        + "\n"
+    )
     formatter.write_paragraph()
     with formatter.indentation():
         formatter.write_text(f"{recipe.title}: {recipe.summary}")
@@ -236,12 +256,20 @@ def _render_help(recipe_name: str) -> str:
         rng = param.range_text()
         owner = resolved.owners[name]
         default = f"default {cli_text(param, resolved.values[name])}"
-        rows.append((
-            f"{param.option} {param.type.upper()}",
-            f"{param.help}; {default.translate(keep) if len(default) <= 30 else default}"
-            + (f"; {rng.translate(keep)}" if rng and len(rng) <= 30 else f"; {rng}" if rng else "")
-            + (f" [{owner}]" if owner != recipe.name else ""),
-        ))
+        rows.append(
+            (
+                f"{param.option} {param.type.upper()}",
+                f"{param.help}; {default.translate(keep) if len(default) <= 30 else default}"
+                + (
+                    f"; {rng.translate(keep)}"
+                    if rng and len(rng) <= 30
+                    else f"; {rng}"
+                    if rng
+                    else ""
+                )
+                + (f" [{owner}]" if owner != recipe.name else ""),
+            )
+        )
     with formatter.indentation():
         formatter.write_dl(rows)
     return formatter.getvalue().replace(NBSP, " ")
@@ -260,7 +288,9 @@ def render(
     ] = None,
     with_: Annotated[
         list[str] | None,
-        typer.Option("--with", help="add another feature (repeatable)", autocompletion=complete_feature),
+        typer.Option(
+            "--with", help="add another feature (repeatable)", autocompletion=complete_feature
+        ),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="write to FILE instead of stdout")
@@ -387,7 +417,11 @@ def new(
         err(f"note: {from_} {note}")
     catalog = _catalog(quiet=[*(answers.recipes if answers else ()), *(with_ or [])])
     project = build_project(
-        catalog, directory, with_=with_ or [], cli_args=list(ctx.args), package=package,
+        catalog,
+        directory,
+        with_=with_ or [],
+        cli_args=list(ctx.args),
+        package=package,
         answers=answers,
     )
     if dry_run:

@@ -29,9 +29,7 @@ def name_problems(source: str) -> list[str]:
     """Undefined names and unused imports, found with the compiler's own symbol tables."""
     top = symtable.symtable(source, "<generated>", "exec")
     defined = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
-    defined |= {
-        s.get_name() for t in _walk(top) for s in t.get_symbols() if s.is_declared_global()
-    }
+    defined |= {s.get_name() for t in _walk(top) for s in t.get_symbols() if s.is_declared_global()}
     used_globals: set[str] = set()
     problems: list[str] = []
     for table in _walk(top):

@@ -32,7 +32,16 @@ from dataclasses import dataclass
 REPORTS = frozenset({"fail", "print", "warn", "warning", "error", "info", "debug", "exit"})
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _OPEN, _CLOSE = "([{", ")]}"
-_COMPOUND = (*_FUNCTIONS, ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try)
+_COMPOUND = (
+    *_FUNCTIONS,
+    ast.If,
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.With,
+    ast.AsyncWith,
+    ast.Try,
+)
 # The steps, least telling lines first (see the module docstring).
 _STRING_END = re.compile(r"[\"']\s*$")
 _STRING_START = re.compile(r"\s*[rbfuRBFU]{0,2}[\"']")
@@ -68,7 +77,11 @@ def _is_docstring(node: ast.stmt) -> bool:
 
 
 def _is_ellipsis(node: ast.stmt) -> bool:
-    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and node.value.value is ...
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and node.value.value is ...
+    )
 
 
 def _bodies(node: ast.stmt, lines: Sequence[str]) -> Iterator[list[ast.stmt]]:
@@ -182,8 +195,11 @@ def _edits(code: str, width: int, used: AbstractSet[str] = frozenset()) -> tuple
         """`def name(args): ...` on the line that ends the signature."""
         body = node.body
         colon = next(
-            (j for j in range(node.lineno - 1, body[0].lineno - 1)
-             if lines[j].split("  #")[0].rstrip().endswith(":")),
+            (
+                j
+                for j in range(node.lineno - 1, body[0].lineno - 1)
+                if lines[j].split("  #")[0].rstrip().endswith(":")
+            ),
             None,
         )
         if colon is not None and not (len(body) == 1 and _is_ellipsis(body[0])):
@@ -204,8 +220,12 @@ def _edits(code: str, width: int, used: AbstractSet[str] = frozenset()) -> tuple
             if last - first > 1 and not isinstance(node, _COMPOUND):
                 span = lines[first:last]
                 joined = _one_line(span)
-                if (len(joined) <= width and not any("#" in line for line in span)
-                        and not _concatenates(span) and _same(joined, node)):
+                if (
+                    len(joined) <= width
+                    and not any("#" in line for line in span)
+                    and not _concatenates(span)
+                    and _same(joined, node)
+                ):
                     add(JOIN, depth, first, last, joined)
             if _is_docstring(node):
                 assert isinstance(node, ast.Expr)
@@ -235,10 +255,13 @@ def _pack_stubs(code: str) -> str:
     """No blank line between two stubs of the same indent, as in a .pyi file."""
     lines = code.splitlines()
     keep = [
-        line for i, line in enumerate(lines)
-        if line.strip() or not (
+        line
+        for i, line in enumerate(lines)
+        if line.strip()
+        or not (
             0 < i < len(lines) - 1
-            and lines[i - 1].endswith(": ...") and lines[i + 1].endswith(": ...")
+            and lines[i - 1].endswith(": ...")
+            and lines[i + 1].endswith(": ...")
             and _indent(lines[i - 1]) == _indent(lines[i + 1])
         )
     ]
@@ -270,8 +293,13 @@ def join(blocks: Sequence[Block], blank_lines: int = 1) -> str:
     return ("\n" * (blank_lines + 1)).join(block.text() for block in blocks)
 
 
-def condense(blocks: Sequence[Block], budget: int, blank_lines: int = 1, width: int = 88,
-             used: Iterable[str] = ()) -> tuple[list[Block], bool]:
+def condense(
+    blocks: Sequence[Block],
+    budget: int,
+    blank_lines: int = 1,
+    width: int = 88,
+    used: Iterable[str] = (),
+) -> tuple[list[Block], bool]:
     """`blocks` shortened until joined they take at most `budget` lines (and no line a join
     makes is over `width`); and whether any was. `used`: names that code not shown uses
     (its functions become stubs last, like those the other blocks call)."""
@@ -282,9 +310,11 @@ def condense(blocks: Sequence[Block], budget: int, blank_lines: int = 1, width: 
         candidates = [
             (edit, i)
             for i, block in enumerate(out)
-            for edit in _edits(block.code, width, context.union(
-                *(_names(other.code) for j, other in enumerate(out) if j != i)
-            ))
+            for edit in _edits(
+                block.code,
+                width,
+                context.union(*(_names(other.code) for j, other in enumerate(out) if j != i)),
+            )
         ]
         if not candidates:
             break

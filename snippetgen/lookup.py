@@ -45,7 +45,21 @@ STOPWORDS = frozenset(
     why with without you your after before during should could would""".split()
 )
 # Chinese filler words dropped from a query (question words, particles).
-_CJK_FILLERS = ("怎么样", "怎么", "怎样", "如何", "什么", "为什么", "一下", "请问", "的", "了", "吗", "呢", "我")
+_CJK_FILLERS = (
+    "怎么样",
+    "怎么",
+    "怎样",
+    "如何",
+    "什么",
+    "为什么",
+    "一下",
+    "请问",
+    "的",
+    "了",
+    "吗",
+    "呢",
+    "我",
+)
 
 # How people ask -> words recipes use. Keys and values are plain words; both are stemmed.
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -256,7 +270,9 @@ class Index:
         index = cls()
         for recipe in recipes:
             raw = _fields(recipe)
-            fields = {name: {t for text in texts for t in terms(text)} for name, texts in raw.items()}
+            fields = {
+                name: {t for text in texts for t in terms(text)} for name, texts in raw.items()
+            }
             phrases = [(FIELD_WEIGHTS["name"], _normal(recipe.name))]
             phrases += [(FIELD_WEIGHTS["aliases"], _normal(a)) for a in recipe.aliases]
             phrases += [(FIELD_WEIGHTS["tags"], _normal(t)) for t in recipe.tags]
@@ -345,13 +361,22 @@ def _phrase_bonus(entry: _Entry, normal: str) -> float:
     return best
 
 
-def score_entry(index: Index, entry: _Entry, groups: list[list[tuple[str, float]]],
-                normal: str, variants: dict[str, list[tuple[str, float]]]) -> float:
+def score_entry(
+    index: Index,
+    entry: _Entry,
+    groups: list[list[tuple[str, float]]],
+    normal: str,
+    variants: dict[str, list[tuple[str, float]]],
+) -> float:
     return word_score(index, entry, groups, variants) + _phrase_bonus(entry, normal)
 
 
-def word_score(index: Index, entry: _Entry, groups: list[list[tuple[str, float]]],
-               variants: dict[str, list[tuple[str, float]]]) -> float:
+def word_score(
+    index: Index,
+    entry: _Entry,
+    groups: list[list[tuple[str, float]]],
+    variants: dict[str, list[tuple[str, float]]],
+) -> float:
     """The entry's score from the query's words alone, whatever their order."""
     total = 0.0
     matched = 0
@@ -379,7 +404,11 @@ _cache: list[tuple[tuple[Recipe, ...], Index]] = []
 def _index(recipes: Iterable[Recipe]) -> Index:
     """The index of these recipes, reused while the same recipe objects are searched."""
     key = tuple(recipes)
-    if _cache and len(_cache[0][0]) == len(key) and all(a is b for a, b in zip(_cache[0][0], key, strict=True)):
+    if (
+        _cache
+        and len(_cache[0][0]) == len(key)
+        and all(a is b for a, b in zip(_cache[0][0], key, strict=True))
+    ):
         return _cache[0][1]
     index = Index.build(key)
     _cache[:] = [(key, index)]

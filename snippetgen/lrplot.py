@@ -254,7 +254,9 @@ def text_plot(rates: Sequence[float], *, width: int = 60, height: int = 12) -> s
         grid[height - 1 - level][column] = "*"
     labels = [_short(top)] + [""] * (height - 2) + [_short(bottom)] if height > 1 else [_short(top)]
     pad = max(len(label) for label in labels)
-    lines = [f"{label:>{pad}} |{''.join(row).rstrip()}" for label, row in zip(labels, grid, strict=True)]
+    lines = [
+        f"{label:>{pad}} |{''.join(row).rstrip()}" for label, row in zip(labels, grid, strict=True)
+    ]
     lines.append(" " * pad + " +" + "-" * columns)
     last = f"epoch {epochs}"
     first = "1"

@@ -239,7 +239,7 @@ def atomic_write(path: Path, text: str, *, overwrite: bool = True) -> None:
                 os.fchmod(fd, _new_file_mode())
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
             if not overwrite and _link(tmp, path):
                 Path(tmp).unlink()

@@ -47,8 +47,12 @@ def _check_range(param: Param, number: float, shown: object) -> None:
     if not math.isfinite(number):
         raise _bad(param, shown, "it must be a finite number")
     limit = INT_LIMIT if param.type in ("int", "int_list") else FLOAT_LIMIT
-    lo_ok = param.min is None or (number > param.min if param.min_exclusive else number >= param.min)
-    hi_ok = param.max is None or (number < param.max if param.max_exclusive else number <= param.max)
+    lo_ok = param.min is None or (
+        number > param.min if param.min_exclusive else number >= param.min
+    )
+    hi_ok = param.max is None or (
+        number < param.max if param.max_exclusive else number <= param.max
+    )
     if not (lo_ok and hi_ok):
         raise _bad(param, shown, f"it must satisfy {param.range_text()}")
     if abs(number) > limit:
@@ -174,9 +178,7 @@ def resolve(
     return out
 
 
-def parse_cli_args(
-    params: Mapping[str, Param], args: list[str], *, recipe: str
-) -> dict[str, Any]:
+def parse_cli_args(params: Mapping[str, Param], args: list[str], *, recipe: str) -> dict[str, Any]:
     """Parse ``--name value`` and ``--name=value`` pairs; ``--flag``/``--no-flag`` for booleans."""
     values: dict[str, Any] = {}
     i = 0

@@ -18,8 +18,17 @@ PARAM_TYPES = ("int", "float", "bool", "str", "choice", "int_list", "float_list"
 # Options of `snippetgen render` itself, and flags every training script already has.
 RESERVED_NAMES = frozenset({"with", "output", "force", "color", "help"})
 SCRIPT_FLAGS = frozenset(
-    {"device", "num-workers", "output-dir", "overwrite", "pretrained", "max-batches",
-     "channels-last", "compile", "resume"}
+    {
+        "device",
+        "num-workers",
+        "output-dir",
+        "overwrite",
+        "pretrained",
+        "max-batches",
+        "channels-last",
+        "compile",
+        "resume",
+    }
 )
 # \Z, not $: "$" also matches before a final line break, and a name reaches generated code
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
@@ -189,23 +198,34 @@ def _text_problem(value: str, *, multiline: bool = False) -> str | None:
     if len(value) > limit:
         return f"is longer than {limit} characters"
     if not (value.replace("\n", "") if multiline else value).isprintable():
-        return "holds a control character" if multiline else "holds a line break or control character"
+        return (
+            "holds a control character" if multiline else "holds a line break or control character"
+        )
     return None
 
 
-def _text(path: Path, data: dict[str, Any], key: str, *, required: bool = True,
-          multiline: bool = False) -> str:
+def _text(
+    path: Path, data: dict[str, Any], key: str, *, required: bool = True, multiline: bool = False
+) -> str:
     value = data.get(key, "")
     if not isinstance(value, str) or (required and not value.strip()):
-        raise _fail(path, f"'{key}' must be a non-empty string" if required else f"'{key}' must be a string")
+        raise _fail(
+            path, f"'{key}' must be a non-empty string" if required else f"'{key}' must be a string"
+        )
     problem = _text_problem(value, multiline=multiline)
     if problem:
         raise _fail(path, f"'{key}' {problem}")
     return value
 
 
-def _texts(path: Path, data: dict[str, Any], key: str, *, multiline: bool = False,
-           form: tuple[re.Pattern[str], str] | None = None) -> tuple[str, ...]:
+def _texts(
+    path: Path,
+    data: dict[str, Any],
+    key: str,
+    *,
+    multiline: bool = False,
+    form: tuple[re.Pattern[str], str] | None = None,
+) -> tuple[str, ...]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise _fail(path, f"'{key}' must be a list of non-empty strings")
@@ -236,7 +256,9 @@ def _load_param(path: Path, raw: Any) -> Param:
         raise _fail(path, f"parameter name {name!r} is taken by snippetgen's own render options")
     ptype = raw.get("type")
     if not isinstance(ptype, str) or ptype not in PARAM_TYPES:
-        raise _fail(path, f"parameter {name!r} has type {ptype!r}; use one of {', '.join(PARAM_TYPES)}")
+        raise _fail(
+            path, f"parameter {name!r} has type {ptype!r}; use one of {', '.join(PARAM_TYPES)}"
+        )
     help_text = raw.get("help")
     if not isinstance(help_text, str) or not help_text.strip():
         raise _fail(path, f"parameter {name!r} needs a 'help' string")
@@ -268,7 +290,8 @@ def _load_param(path: Path, raw: Any) -> Param:
         for choice in choices:
             if len(choice) > CHOICE_LIMIT or not choice.isprintable():
                 raise _fail(
-                    path, f"choice {choice!r} of parameter {name!r} must be one line of at most "
+                    path,
+                    f"choice {choice!r} of parameter {name!r} must be one line of at most "
                     f"{CHOICE_LIMIT} printable characters",
                 )
     elif choices is not None:
@@ -276,7 +299,9 @@ def _load_param(path: Path, raw: Any) -> Param:
     pattern = raw.get("pattern")
     max_length = raw.get("max_length", 200)
     if ptype != "str" and ("pattern" in raw or "max_length" in raw):
-        raise _fail(path, f"parameter {name!r} is a {ptype}: 'pattern' and 'max_length' are only for str")
+        raise _fail(
+            path, f"parameter {name!r} is a {ptype}: 'pattern' and 'max_length' are only for str"
+        )
     if pattern is not None:
         if not isinstance(pattern, str) or not pattern:
             raise _fail(path, f"the 'pattern' of parameter {name!r} must be a non-empty string")
@@ -285,11 +310,14 @@ def _load_param(path: Path, raw: Any) -> Param:
         problem = pattern_problem(pattern)
         if problem:
             raise _fail(path, f"the 'pattern' of parameter {name!r} is refused: {problem}")
-    if isinstance(max_length, bool) or not isinstance(max_length, int) or not (
-        1 <= max_length <= MAX_LENGTH_LIMIT
+    if (
+        isinstance(max_length, bool)
+        or not isinstance(max_length, int)
+        or not (1 <= max_length <= MAX_LENGTH_LIMIT)
     ):
         raise _fail(
-            path, f"'max_length' of parameter {name!r} must be a whole number from 1 to {MAX_LENGTH_LIMIT}"
+            path,
+            f"'max_length' of parameter {name!r} must be a whole number from 1 to {MAX_LENGTH_LIMIT}",
         )
     param = Param(
         name=name,
@@ -331,7 +359,8 @@ def _defaults(path: Path, data: dict[str, Any]) -> dict[str, Any]:
             raise _fail(path, f"'defaults' names {key!r}, which is not a parameter name")
         if not _default_value_ok(value):
             raise _fail(
-                path, f"'defaults' gives {key!r} a value that is not a number, one-line string, "
+                path,
+                f"'defaults' gives {key!r} a value that is not a number, one-line string, "
                 "true/false or list of numbers",
             )
     return dict(defaults)
@@ -343,7 +372,11 @@ def _conflicts(path: Path, data: dict[str, Any]) -> tuple[Conflict, ...]:
         raise _fail(path, "'conflicts' must be an array of tables ([[conflicts]])")
     conflicts = []
     for raw in raw_list:
-        if not isinstance(raw, dict) or not isinstance(raw.get("recipe"), str) or set(raw) - {"recipe", "why"}:
+        if (
+            not isinstance(raw, dict)
+            or not isinstance(raw.get("recipe"), str)
+            or set(raw) - {"recipe", "why"}
+        ):
             raise _fail(path, "each [[conflicts]] entry needs 'recipe' and 'why'")
         if not NAME_RE.match(raw["recipe"]):
             raise _fail(path, f"[[conflicts]] names {raw['recipe']!r}, which is not a recipe name")

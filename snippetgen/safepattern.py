@@ -163,7 +163,9 @@ def _check_item(op: Any, av: Any, follow: list[Prim]) -> None:
                     raise _Unsafe("two alternatives can start with the same character")
         empties = [i for i, (_, empty) in enumerate(starts) if empty]
         if len(empties) > 1 or any(
-            _overlap(follow, starts[j][0]) for j in range(len(starts)) if empties and j != empties[0]
+            _overlap(follow, starts[j][0])
+            for j in range(len(starts))
+            if empties and j != empties[0]
         ):
             raise _Unsafe("an alternative that can be empty is ambiguous with the others")
         for alternative in av[1]:

@@ -208,7 +208,10 @@ def _imports_for(imports: list[ast.Import | ast.ImportFrom], used: set[str]) -> 
             copy = ast.ImportFrom(module=node.module, names=kept, level=node.level)
             top = (node.module or "").split(".")[0]
         groups[0 if top in sys.stdlib_module_names else 1].append(ast.unparse(copy))
-    ordered = [sorted(g, key=lambda line: (line.startswith("from "), line.split()[1].lower())) for g in groups]
+    ordered = [
+        sorted(g, key=lambda line: (line.startswith("from "), line.split()[1].lower()))
+        for g in groups
+    ]
     return [line for group in ordered if group for line in [*group, ""]]
 
 
@@ -245,7 +248,9 @@ def split_script(source: str, package: str, header: str, train_doc: str) -> dict
                 home[owner[seed]] = module
     for required in ("build_datasets", "build_model", "main"):
         if required not in owner:
-            raise RecipeBug(recipe=BASE_RECIPE, problem=f"the training script defines no {required}()")
+            raise RecipeBug(
+                recipe=BASE_RECIPE, problem=f"the training script defines no {required}()"
+            )
     # which of data/model need each other block (directly or through other helpers)
     needed_by: dict[int, set[str]] = {}
     for module, seeds in SEEDS.items():
@@ -409,8 +414,13 @@ def next_steps(directory: Path) -> str:
     return f"cd {shell_word(str(directory))} && {INSTALL_FOR_TESTS} && python -m pytest"
 
 
-def _readme(project: Project, catalog: Catalog, values: Mapping[str, Any], params: Mapping[str, Any],
-            command: str) -> str:
+def _readme(
+    project: Project,
+    catalog: Catalog,
+    values: Mapping[str, Any],
+    params: Mapping[str, Any],
+    command: str,
+) -> str:
     pkg = project.package
     name = project.directory.resolve().name
     features = [catalog.get(r) for r in project.answers.recipes]
@@ -418,7 +428,11 @@ def _readme(project: Project, catalog: Catalog, values: Mapping[str, Any], param
         (f"{pkg}/data.py", "build_datasets(args) -> (train_dataset, val_dataset)"),
         (f"{pkg}/model.py", "build_model(args) -> the network (classifier head: `fc`)"),
         (f"{pkg}/train.py", "options, optimizer, scheduler, training loop, main()"),
-        *([(f"{pkg}/utils.py", "helpers the modules share")] if f"{pkg}/utils.py" in project.files else []),
+        *(
+            [(f"{pkg}/utils.py", "helpers the modules share")]
+            if f"{pkg}/utils.py" in project.files
+            else []
+        ),
         ("tests/", "a tiny training run; `python -m pytest`"),
         (ANSWERS_FILE, "the answers this project was generated from"),
     ]
@@ -433,8 +447,7 @@ def _readme(project: Project, catalog: Catalog, values: Mapping[str, Any], param
         "```",
         "",
         "It trains a small image classifier on synthetic data out of the box; replace the data",
-        "and the model with your own (see *Adapt it*)."
-        + (" Features:" if features else ""),
+        "and the model with your own (see *Adapt it*)." + (" Features:" if features else ""),
         "",
     ]
     lines += [f"- **{r.name}**: {r.summary}" for r in features]
@@ -449,11 +462,13 @@ def _readme(project: Project, catalog: Catalog, values: Mapping[str, Any], param
         "## Run it",
         "",
         "```sh",
-        *_columns([
-            (INSTALL_FOR_TESTS, "# torch and pytest (or use an environment that has them)"),
-            (f"python -m {pkg} --output-dir runs/first", ""),
-            (f"python -m {pkg} --help", "# every option and its default"),
-        ]),
+        *_columns(
+            [
+                (INSTALL_FOR_TESTS, "# torch and pytest (or use an environment that has them)"),
+                (f"python -m {pkg} --output-dir runs/first", ""),
+                (f"python -m {pkg} --help", "# every option and its default"),
+            ]
+        ),
         "```",
         "",
         f"After `python -m pip install -e .` the same is `{_dist_name(pkg)}-train`. Each run writes",
@@ -666,7 +681,9 @@ def build_project(
 
         options = plan(RenderRequest(BASE_RECIPE, {}, recipes), catalog).params
         given.update(parse_cli_args(options, list(cli_args), recipe=BASE_RECIPE))
-    pkg = package_name(directory, package or (answers.package if answers and answers.package else None))
+    pkg = package_name(
+        directory, package or (answers.package if answers and answers.package else None)
+    )
     resolved = plan(RenderRequest(BASE_RECIPE, given, recipes), catalog)
     check_templates(resolved.recipes)
     defaults = plan(RenderRequest(BASE_RECIPE, {}, recipes), catalog).values
@@ -713,7 +730,9 @@ def build_project(
         except CodeProblem as exc:
             raise RecipeBug(recipe=BASE_RECIPE, problem=f"{path}: {exc}") from None
     project.files["pyproject.toml"] = _pyproject(pkg, requires, title)
-    project.files["README.md"] = _readme(project, catalog, resolved.values, resolved.params, command)
+    project.files["README.md"] = _readme(
+        project, catalog, resolved.values, resolved.params, command
+    )
     project.files[ANSWERS_FILE] = answers_text(project.answers)
     project.files[".gitignore"] = "__pycache__/\n*.egg-info/\nruns/\n"
     return project
@@ -732,7 +751,9 @@ def check_target(directory: Path) -> None:
     except FileNotFoundError:
         return
     except NotADirectoryError:
-        blocker = next((f for f in reversed(directory.parents) if f.exists() and not f.is_dir()), None)
+        blocker = next(
+            (f for f in reversed(directory.parents) if f.exists() and not f.is_dir()), None
+        )
         raise ScaffoldError(
             f"Cannot create {directory}: {blocker or 'a folder on its path'} is not a folder; "
             "nothing was written."
@@ -783,7 +804,9 @@ def write_project(project: Project) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         home = target if fill else target.parent
         remove_stale_temps(home)  # what a killed `new` left here
-        staging = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=TEMP_SUFFIX, dir=home))
+        staging = Path(
+            tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=TEMP_SUFFIX, dir=home)
+        )
         held = os.open(staging, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         lock(held)  # in use: another `new` in this folder leaves it alone
         for relative, text in project.files.items():

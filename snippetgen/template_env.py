@@ -110,14 +110,18 @@ class _RecipeFolderLoader(BaseLoader):
     def __init__(self, folder: Path) -> None:
         self.folder = str(folder)
 
-    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
         from snippetgen.safefile import FileRefused, inside, read_text
 
         filename = posixpath.join(self.folder, *split_template_path(template))
         if not os.path.lexists(filename):
             raise TemplateNotFound(template)
         if not inside(Path(filename), Path(self.folder)):
-            raise SecurityError(f"template {template!r} is a link to a file outside its recipe folder")
+            raise SecurityError(
+                f"template {template!r} is a link to a file outside its recipe folder"
+            )
         try:
             mtime = Path(filename).stat().st_mtime
             source = read_text(filename)

@@ -273,7 +273,12 @@ _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
 
 def _is_identifier(name: Any) -> bool:
     """What ``ident()`` accepts (snippetgen.template_env.ident)."""
-    return isinstance(name, str) and name.isidentifier() and name.isascii() and not keyword.iskeyword(name)
+    return (
+        isinstance(name, str)
+        and name.isidentifier()
+        and name.isascii()
+        and not keyword.iskeyword(name)
+    )
 
 
 class _Evaluator:
@@ -333,7 +338,11 @@ class _Evaluator:
 
     def _attribute(self, node: ast.Attribute) -> Any:
         # p.keys is the dict's method in Jinja, not a parameter named "keys"
-        if isinstance(node.value, ast.Name) and node.value.id == "p" and not hasattr(dict, node.attr):
+        if (
+            isinstance(node.value, ast.Name)
+            and node.value.id == "p"
+            and not hasattr(dict, node.attr)
+        ):
             return self._parameter(node.attr)
         raise _Unknown(node.attr)
 

@@ -45,7 +45,8 @@ def check_folder(folder: Path) -> None:
             try:
                 if path.is_symlink() and not inside(path, root):
                     raise RecipeDefinitionError(
-                        path=str(path), reason=f"{relative} is a link to a file outside the recipe folder"
+                        path=str(path),
+                        reason=f"{relative} is a link to a file outside the recipe folder",
                     )
                 problem = kind_problem(path.stat().st_mode)
             except FileNotFoundError:  # a dangling link inside the folder: nothing to read
@@ -70,8 +71,10 @@ def _template_text(path: Path) -> str:
     try:
         return read_text(path)
     except FileRefused as exc:
-        reason = "the template is not UTF-8 text" if exc.reason.startswith("is not UTF-8") else (
-            f"the template {exc.reason}"
+        reason = (
+            "the template is not UTF-8 text"
+            if exc.reason.startswith("is not UTF-8")
+            else (f"the template {exc.reason}")
         )
         raise RecipeDefinitionError(path=str(path), reason=reason) from None
 
@@ -140,7 +143,9 @@ def where(catalog: Catalog, name: str) -> tuple[Path, list[str]]:
         return broken_folder(broken), [f"{name}: broken ({broken})"]
     recipe = catalog.get(name)
     notes = []
-    origin = "built-in recipe" if recipe.source == BUILT_IN else f"your recipe (from {recipe.source})"
+    origin = (
+        "built-in recipe" if recipe.source == BUILT_IN else f"your recipe (from {recipe.source})"
+    )
     notes.append(f"{recipe.name}: {origin}")
     for earlier in catalog.overridden.get(recipe.name, []):
         notes.append(f"  overrides the {_source_words(earlier)} at {earlier.path}")
@@ -153,7 +158,9 @@ def override_notes(catalog: Catalog) -> list[str]:
     for name, earlier in sorted(catalog.overridden.items()):
         recipe = catalog.recipes.get(name)
         if recipe is not None and earlier:
-            notes.append(f"note: {name} comes from {recipe.path}, overriding the {_source_words(earlier[-1])}")
+            notes.append(
+                f"note: {name} comes from {recipe.path}, overriding the {_source_words(earlier[-1])}"
+            )
     return notes
 
 
@@ -195,8 +202,10 @@ def copy_recipe(catalog: Catalog, name: str, directory: Path, new_name: str | No
         shutil.copytree(recipe.path, folder, ignore=_IGNORED)
         if target_name != recipe.name:
             meta = folder / "recipe.toml"
-            meta.write_text(_rename(meta.read_text(encoding="utf-8"), recipe.name, target_name),
-                            encoding="utf-8")
+            meta.write_text(
+                _rename(meta.read_text(encoding="utf-8"), recipe.name, target_name),
+                encoding="utf-8",
+            )
         load_recipe(folder, source=str(directory))  # the copy must load as it stands
         folder.replace(target)
     except OSError as exc:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import load_module, read_metrics, run_script, write_script
+from helpers import load_module, read_metrics, run_script, write_script
 from snippetgen.errors import ParamValueError
 
 FAST = ["--train-size", "64", "--val-size", "32", "--batch-size", "16"]
@@ -97,6 +97,7 @@ def test_float16_scaler_skips_a_step_with_inf_gradients_and_halves_its_scale(tmp
     def on_model(model):
         initial.update({n: p.detach().clone() for n, p in model.named_parameters()})
         if inject_inf:
+
             def poison(param):
                 param.grad[0, 0] = math.inf
 
@@ -117,10 +118,14 @@ def test_float16_scaler_skips_a_step_with_inf_gradients_and_halves_its_scale(tmp
 
 
 def test_amp_unscales_before_grad_clip_measures_and_clips(tmp_path):
-    mod = load_module(write_script(
-        tmp_path, "train", {"dtype": "float16", "max-norm": 0.05, "epochs": 1},
-        with_=("amp", "grad-clip"),
-    ))
+    mod = load_module(
+        write_script(
+            tmp_path,
+            "train",
+            {"dtype": "float16", "max-norm": 0.05, "epochs": 1},
+            with_=("amp", "grad-clip"),
+        )
+    )
     steps = []
     watch_grad_norms(mod, steps)
     out = tmp_path / "run"
@@ -186,8 +191,19 @@ def train_tiny(tmp_path, name, *argv):
     mod = load_module(write_script(tmp_path, "grad-accumulation", {"epochs": 1}))
     mod.build_model = lambda args: TinyMLP(args.num_classes, args.image_size)
     out = tmp_path / name
-    history = mod.main(["--output-dir", str(out), "--image-size", "8", "--train-size", "48",
-                        "--val-size", "16", *argv])
+    history = mod.main(
+        [
+            "--output-dir",
+            str(out),
+            "--image-size",
+            "8",
+            "--train-size",
+            "48",
+            "--val-size",
+            "16",
+            *argv,
+        ]
+    )
     return torch.load(out / "model.pt", weights_only=True), history
 
 
@@ -225,19 +241,25 @@ def test_after_step_and_schedulers_count_optimizer_steps_not_micro_batches(tmp_p
     build_scheduler is told the number of optimizer steps per epoch."""
     root = tmp_path / "recipes"
     (root / "step-counter").mkdir(parents=True)
-    (root / "step-counter" / "recipe.toml").write_text(textwrap.dedent("""\
+    (root / "step-counter" / "recipe.toml").write_text(
+        textwrap.dedent("""\
         name = "step-counter"
         kind = "feature"
         title = "Count after_step calls"
         summary = "Test helper: records how often the after_step slot ran."
         order = 99
-    """))
+    """)
+    )
     (root / "step-counter" / "feature.py.j2").write_text(COUNTER)
     monkeypatch.setenv("SNIPPETGEN_PATH", str(root))
-    mod = load_module(write_script(
-        tmp_path, "train", {"accum-steps": 4, "epochs": 2},
-        with_=("grad-accumulation", "step-counter"),
-    ))
+    mod = load_module(
+        write_script(
+            tmp_path,
+            "train",
+            {"accum-steps": 4, "epochs": 2},
+            with_=("grad-accumulation", "step-counter"),
+        )
+    )
     seen = {"optimizer_steps": 0}
     build_optimizer, build_scheduler = mod.build_optimizer, mod.build_scheduler
 
@@ -254,8 +276,20 @@ def test_after_step_and_schedulers_count_optimizer_steps_not_micro_batches(tmp_p
 
     mod.build_optimizer, mod.build_scheduler = counted_optimizer, scheduler_spy
     # 10 batches per epoch, capped at 6 by --max-batches: steps after micro-batches 4 and 6
-    history = mod.main(["--output-dir", str(tmp_path / "run"), "--batch-size", "8",
-                        "--train-size", "80", "--val-size", "16", "--max-batches", "6"])
+    history = mod.main(
+        [
+            "--output-dir",
+            str(tmp_path / "run"),
+            "--batch-size",
+            "8",
+            "--train-size",
+            "80",
+            "--val-size",
+            "16",
+            "--max-batches",
+            "6",
+        ]
+    )
     assert seen["steps_per_epoch"] == 2
     assert seen["optimizer_steps"] == 4
     assert [r["after_step_calls"] for r in history] == [2, 4]
@@ -272,14 +306,23 @@ def test_accum_steps_must_be_a_positive_int(tmp_path):
 
 def test_amp_clip_and_accumulation_run_together_as_a_script(tmp_path):
     script = write_script(
-        tmp_path, "train", {"dtype": "float16", "accum-steps": 2, "epochs": 2},
+        tmp_path,
+        "train",
+        {"dtype": "float16", "accum-steps": 2, "epochs": 2},
         with_=("grad-accumulation", "grad-clip", "amp"),
     )
     text = script.read_text()
     # gradients: scaled backward, unscale, clip, then the scaler's step, once per K micro-batches
-    order = [text.index(s) for s in ("scaler.scale(loss).backward()", "if update:",
-                                     "scaler.unscale_(optimizer)", "clip_grad_norm_(",
-                                     "scaler.step(optimizer)")]
+    order = [
+        text.index(s)
+        for s in (
+            "scaler.scale(loss).backward()",
+            "if update:",
+            "scaler.unscale_(optimizer)",
+            "clip_grad_norm_(",
+            "scaler.step(optimizer)",
+        )
+    ]
     assert order == sorted(order)
     run_script(script, "--output-dir", "out", "--max-batches", "4", *FAST)
     rows = read_metrics(tmp_path / "out")

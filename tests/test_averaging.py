@@ -13,7 +13,7 @@ import torch
 from torch.optim import lr_scheduler
 from torch.optim.swa_utils import SWALR
 
-from conftest import load_module, read_metrics, run_script, state_equal, write_script
+from helpers import load_module, read_metrics, run_script, state_equal, write_script
 from snippetgen import load_catalog
 from snippetgen.errors import ConflictError
 from snippetgen.rendering import RenderRequest, render
@@ -68,8 +68,9 @@ def has_recipe(name: str) -> bool:
 
 def test_swa_is_the_mean_of_its_snapshots_and_update_bn_recomputes_bn(tmp_path):
     epochs, start = 5, 2
-    mod = load_module(write_script(tmp_path, "swa", {"epochs": epochs, "swa-start": start,
-                                                     "swa-lr": 0.02}))
+    mod = load_module(
+        write_script(tmp_path, "swa", {"epochs": epochs, "swa-start": start, "swa-lr": 0.02})
+    )
     instances = record_averaging(mod)
     bn_passes = []
     real_update_bn = mod.update_bn
@@ -119,7 +120,9 @@ def test_swa_is_the_mean_of_its_snapshots_and_update_bn_recomputes_bn(tmp_path):
     manual_state = manual.state_dict()
     for key in bn_keys:
         torch.testing.assert_close(manual_state[key], after[key], rtol=1e-5, atol=1e-6)
-    assert all(manual_state[k] == len(batches) for k in manual_state if k.endswith("num_batches_tracked"))
+    assert all(
+        manual_state[k] == len(batches) for k in manual_state if k.endswith("num_batches_tracked")
+    )
 
     # swa_model.pt is the averaged network's plain state_dict, and the metric is its evaluation
     saved = torch.load(out / "swa_model.pt", weights_only=True)
@@ -147,8 +150,12 @@ def test_swa_is_the_mean_of_its_snapshots_and_update_bn_recomputes_bn(tmp_path):
 
 def test_swa_after_warmup_hands_the_lr_over_to_swalr(tmp_path):
     epochs, warmup, start = 6, 2, 3
-    script = write_script(tmp_path, "swa", {"epochs": epochs, "swa-start": start,
-                                            "swa-anneal-epochs": 2}, with_=("warmup",))
+    script = write_script(
+        tmp_path,
+        "swa",
+        {"epochs": epochs, "swa-start": start, "swa-anneal-epochs": 2},
+        with_=("warmup",),
+    )
     mod = load_module(script)
     history = mod.main(["--output-dir", str(tmp_path / "run"), *FAST])
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=LR, momentum=0.9)
@@ -320,4 +327,6 @@ def test_ema_and_swa_script_runs_as_a_program(tmp_path):
     mod = load_module(script)
     args = mod.parse_args([])
     for name in ("ema_model.pt", "swa_model.pt"):
-        mod.build_model(args).load_state_dict(torch.load(tmp_path / "out" / name, weights_only=True))
+        mod.build_model(args).load_state_dict(
+            torch.load(tmp_path / "out" / name, weights_only=True)
+        )

@@ -88,9 +88,11 @@ def test_literals_round_trip_and_are_what_black_writes(value):
 @pytest.mark.parametrize("count", [1, 3, 6, 12])
 def test_argparse_layouts_match_black(count):
     args = [f'"--option-{i}"' if i == 0 else f"value_{i}={i}" for i in range(count)]
-    code = "def f(parser):\n" + "\n".join(
-        "    " + ln for ln in call_lines("parser.add_argument", args, 4)
-    ) + "\n"
+    code = (
+        "def f(parser):\n"
+        + "\n".join("    " + ln for ln in call_lines("parser.add_argument", args, 4))
+        + "\n"
+    )
     assert black.format_str(code, mode=MODE) == code
 
 

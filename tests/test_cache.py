@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from snippetgen import cache, load_catalog
 from snippetgen.errors import RecipeBug
 from snippetgen.rendering import RenderRequest, render
@@ -58,7 +58,8 @@ def user_recipe(recipes_root):
     """A snippet recipe in the SNIPPETGEN_PATH folder, to be edited by the test."""
     folder = recipes_root / "greet"
     folder.mkdir()
-    (folder / "recipe.toml").write_text(textwrap.dedent("""\
+    (folder / "recipe.toml").write_text(
+        textwrap.dedent("""\
         name = "greet"
         kind = "snippet"
         title = "Greet"
@@ -71,7 +72,8 @@ def user_recipe(recipes_root):
         min = 1
         max = 10
         help = "how often"
-    """))
+    """)
+    )
     (folder / "snippet.py.j2").write_text('for _ in range({{ p.times }}):\n    print("hello")\n')
     return folder
 
@@ -125,10 +127,12 @@ def test_editing_recipe_metadata_or_adding_a_file_changes_the_key(user_recipe, r
 def test_editing_the_base_skeleton_is_never_served_stale(recipes_root, renders_dir):
     before = render(RenderRequest("mixup"), load_catalog())
     skeleton = recipes_root / "train" / "feature.py.j2"
-    skeleton.write_text(skeleton.read_text().replace(
-        '"""Seed every random number generator the script uses."""',
-        '"""Seed every generator (edited)."""',
-    ))
+    skeleton.write_text(
+        skeleton.read_text().replace(
+            '"""Seed every random number generator the script uses."""',
+            '"""Seed every generator (edited)."""',
+        )
+    )
     after = render(RenderRequest("mixup"), load_catalog())
     assert "(edited)" in after and "(edited)" not in before
 
@@ -247,7 +251,8 @@ def test_prune_removes_stale_entries_and_leftover_temporaries_only(renders_dir):
     (renders_dir / f"{3:064x}.py").symlink_to(outside)  # never followed, never removed
     assert cache.prune(renders_dir) == 2
     assert sorted(p.name for p in renders_dir.iterdir()) == sorted(
-        [fresh.name, new_part.name, f"{3:064x}.py"])
+        [fresh.name, new_part.name, f"{3:064x}.py"]
+    )
     assert outside.read_text() == "not the cache's\n"
 
 
@@ -263,8 +268,13 @@ def test_warm_cli_render_imports_neither_jinja_nor_black(tmp_path):
         "{'jinja2', 'black', 'torch'})), file=sys.stderr)\n"
     )
     runs = [
-        subprocess.run([sys.executable, "-c", probe, "render", "mixup", "--alpha", "0.3"],
-                       capture_output=True, text=True, env=env, timeout=120)
+        subprocess.run(
+            [sys.executable, "-c", probe, "render", "mixup", "--alpha", "0.3"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
         for _ in range(2)
     ]
     assert [r.returncode for r in runs] == [0, 0]
@@ -310,7 +320,7 @@ def test_a_damaged_toml_index_is_ignored(fresh_toml_memo):
     index = cache.cache_dir().parent / cache._TOML_INDEX
     index.parent.mkdir(parents=True)
     index.write_text('{"not": "a table", "truncated": {')
-    assert cache.load_toml('a = 1\n') == {"a": 1}
+    assert cache.load_toml("a = 1\n") == {"a": 1}
     cache.flush()
     assert json.loads(index.read_text())  # rewritten whole
     assert cache.clear() == 0 and not index.exists()
@@ -335,8 +345,9 @@ def test_library_use_writes_no_toml_index(fresh_toml_memo):
 
 def cli_run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """`python -m snippetgen ARGS` with this test's cache (XDG_CACHE_HOME is set)."""
-    return subprocess.run([sys.executable, "-m", "snippetgen", *args], capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "snippetgen", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_an_entry_copied_under_another_key_is_never_served(renders_dir):
@@ -445,8 +456,9 @@ def test_an_index_that_is_not_a_small_regular_file_is_ignored(tmp_path, damage):
         assert index.stat().st_size < len(saved) * 2
 
 
-def test_the_index_forgets_huge_edited_deleted_and_unused_recipes(fresh_toml_memo, recipes_root,
-                                                                     user_recipe):
+def test_the_index_forgets_huge_edited_deleted_and_unused_recipes(
+    fresh_toml_memo, recipes_root, user_recipe
+):
     meta = user_recipe / "recipe.toml"
     plain = meta.read_text()
     huge = plain + "".join(f"# padding line {i}\n" for i in range(6000))
@@ -469,8 +481,12 @@ def test_the_index_forgets_huge_edited_deleted_and_unused_recipes(fresh_toml_mem
     for text, age in (("old = 1\n", cache.STALE_DAYS + 1), ("recent = 1\n", 1)):
         key = cache._toml_key(text)  # read by some other run (another SNIPPETGEN_PATH)
         table = json.dumps(tomllib.loads(text))
-        tables[key] = {"table": table, "check": cache._toml_check(key, table),
-                       "used": cache._today() - age, "paths": []}
+        tables[key] = {
+            "table": table,
+            "check": cache._toml_check(key, table),
+            "used": cache._today() - age,
+            "paths": [],
+        }
     # last saved yesterday: the first run of a day saves, and so prunes, the index
     _index().write_text(json.dumps({"pruned": cache._today() - 1, "tables": tables}))
     shutil.rmtree(user_recipe)

@@ -11,7 +11,9 @@ FULL = load_catalog()
 
 
 def test_every_built_in_folder_is_named_for_its_recipe():
-    folders = {p.name for p in builtin_dir().iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+    folders = {
+        p.name for p in builtin_dir().iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+    }
     assert folders == {r.name for r in FULL}
     assert all(r.path.name == r.name for r in FULL)
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import load_module, read_metrics, run_script, state_equal, write_script
+from helpers import load_module, read_metrics, run_script, state_equal, write_script
 
 FAST = ["--train-size", "64", "--val-size", "32", "--batch-size", "16"]  # 4 batches per epoch
 
@@ -191,8 +191,13 @@ def test_last_pt_is_written_atomically(tmp_path, monkeypatch):
             assert events[i - 1][0] == "fsync", "flushed to disk before the rename"
     final = [state for name, state in renamed if name == "last.pt"][-1]
     assert same(final, load(out / "last.pt"))
-    assert sorted(p.name for p in out.iterdir()) == [".lock", "best.pt", "last.pt", "metrics.jsonl",
-                                                     "model.pt"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".lock",
+        "best.pt",
+        "last.pt",
+        "metrics.jsonl",
+        "model.pt",
+    ]
 
 
 class Payload:
@@ -253,7 +258,9 @@ def test_corrupt_checkpoint_in_a_real_process_exits_2_without_traceback(tmp_path
     load_module(script).main(["--output-dir", str(tmp_path / "run"), *FAST])
     last = tmp_path / "run" / "last.pt"
     last.write_bytes(last.read_bytes()[:1000])
-    proc = run_script(script, "--output-dir", "run", "--resume", "--epochs", "2", *FAST, check=False)
+    proc = run_script(
+        script, "--output-dir", "run", "--resume", "--epochs", "2", *FAST, check=False
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
     assert "run/last.pt" in proc.stderr
@@ -287,7 +294,9 @@ def test_resume_flag_checks(tmp_path, capsys):
     assert exit_info.value.code == 2 and "more than --epochs 2" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         run(mod, out, 4, "--resume", str(out / "model.pt"))  # a bare state_dict
-    assert exit_info.value.code == 2 and "not a checkpoint of this script" in capsys.readouterr().err
+    assert (
+        exit_info.value.code == 2 and "not a checkpoint of this script" in capsys.readouterr().err
+    )
 
 
 def test_only_rank_0_writes(tmp_path):
@@ -350,7 +359,16 @@ def _logs_an_epoch(proc):
 
 def test_sigkill_at_several_moments_then_resume_ends_bit_identical(tmp_path):
     epochs = 8
-    args = ["--epochs", str(epochs), "--train-size", "256", "--val-size", "32", "--batch-size", "32"]
+    args = [
+        "--epochs",
+        str(epochs),
+        "--train-size",
+        "256",
+        "--val-size",
+        "32",
+        "--batch-size",
+        "32",
+    ]
     script = write_script(tmp_path, "checkpoint", {})
     reference = tmp_path / "reference"
     started = time.perf_counter()
@@ -363,7 +381,10 @@ def test_sigkill_at_several_moments_then_resume_ends_bit_identical(tmp_path):
     for delay in (0.0, 0.3 * epoch_time, 1.3 * epoch_time):
         proc = subprocess.Popen(
             [sys.executable, str(script), "--output-dir", str(out), *args, *restart],
-            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         try:
             if _logs_an_epoch(proc):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import load_module, read_metrics, write_script
+from helpers import load_module, read_metrics, write_script
 
 FAST = ["--train-size", "64", "--val-size", "32", "--batch-size", "16"]
 TAG = b"snippetgen-sha256:"
@@ -97,11 +97,23 @@ def flip_positions(data: bytes) -> list[int]:
     n = len(data)
     pickle_at = data.index(b"data.pkl")
     marks = [
-        0, 3, 8, 14, 18, 26, 30,  # first local header: signature, method, crc, sizes, name
-        pickle_at + 40, pickle_at + 120, pickle_at + 300,  # inside the pickle
-        n // 3, n // 2, 2 * n // 3,  # tensor data
-        data.rindex(b"PK\x01\x02") + 2, data.rindex(b"PK\x01\x02") + 16,  # central directory
-        data.rindex(b"PK\x06\x06"), data.rindex(b"PK\x06\x06") + 40,  # zip64 end record
+        0,
+        3,
+        8,
+        14,
+        18,
+        26,
+        30,  # first local header: signature, method, crc, sizes, name
+        pickle_at + 40,
+        pickle_at + 120,
+        pickle_at + 300,  # inside the pickle
+        n // 3,
+        n // 2,
+        2 * n // 3,  # tensor data
+        data.rindex(b"PK\x01\x02") + 2,
+        data.rindex(b"PK\x01\x02") + 16,  # central directory
+        data.rindex(b"PK\x06\x06"),
+        data.rindex(b"PK\x06\x06") + 40,  # zip64 end record
         data.rindex(b"PK\x06\x07") + 8,  # zip64 locator
     ]
     end = data.rindex(b"PK\x05\x06")
@@ -133,7 +145,9 @@ def test_single_changed_bytes_anywhere_are_refused_and_nothing_changes(trained, 
     assert len(read_metrics(out)) == 2
 
 
-@pytest.mark.parametrize("keep", ["half", "all but one byte", "no comment", "no end record", "1 KiB"])
+@pytest.mark.parametrize(
+    "keep", ["half", "all but one byte", "no comment", "no end record", "1 KiB"]
+)
 def test_truncated_checkpoints_are_refused_as_damaged(trained, tmp_path, capsys, keep):
     _, mod, src = trained
     out = copy_run(src, tmp_path / "run")
@@ -159,7 +173,9 @@ def test_a_damaged_checkpoint_in_a_real_process_exits_2_without_traceback(traine
     (out / "last.pt").write_bytes(bytes(data))
     proc = subprocess.run(
         [sys.executable, str(script), "--output-dir", str(out), "--resume", "--epochs", "2", *FAST],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
@@ -233,7 +249,11 @@ BAD_FIELDS = {
     "best_acc above 1": (_set(["best_acc"]), 2.0, "its best_acc is not"),
     "rng a dict": (_set(["rng"]), {}, "its rng is not"),
     "rng empty": (_set(["rng"]), [], "its rng is not"),
-    "rng short torch state": (_set(["rng", 0, "torch"]), torch.zeros(16, dtype=torch.uint8), "its rng"),
+    "rng short torch state": (
+        _set(["rng", 0, "torch"]),
+        torch.zeros(16, dtype=torch.uint8),
+        "its rng",
+    ),
     "rng float torch state": (_set(["rng", 0, "torch"]), torch.zeros(5056), "its rng is not"),
     "rng bad python state": (_set(["rng", 0, "python"]), (3, (1, 2), None), "its rng is not"),
     "rng no python state": (lambda c, v: c["rng"][0].pop("python"), None, "its rng is not"),
@@ -244,18 +264,29 @@ BAD_FIELDS = {
     "no optimizer": (_drop("optimizer"), None, "(no optimizer)"),
     "optimizer a list": (_set(["optimizer"]), [1, 2], "its optimizer is not a state dict"),
     "model weight of another shape": (
-        _set(["model", "fc.weight"]), torch.zeros(3, 3), "its model state does not fit this run",
+        _set(["model", "fc.weight"]),
+        torch.zeros(3, 3),
+        "its model state does not fit this run",
     ),
-    "model weight not a tensor": (_set(["model", "fc.weight"]), 1.5, "its model state does not fit"),
+    "model weight not a tensor": (
+        _set(["model", "fc.weight"]),
+        1.5,
+        "its model state does not fit",
+    ),
     "momentum buffer of another shape": (
-        _set(["optimizer", "state", 0, "momentum_buffer"]), torch.zeros(7),
+        _set(["optimizer", "state", 0, "momentum_buffer"]),
+        torch.zeros(7),
         "its optimizer state does not fit",
     ),
     "momentum buffer as text": (
-        _set(["optimizer", "state", 0, "momentum_buffer"]), "x", "its optimizer state does not fit",
+        _set(["optimizer", "state", 0, "momentum_buffer"]),
+        "x",
+        "its optimizer state does not fit",
     ),
     "optimizer without param_groups": (
-        lambda c, v: c["optimizer"].pop("param_groups"), None, "its optimizer state does not fit",
+        lambda c, v: c["optimizer"].pop("param_groups"),
+        None,
+        "its optimizer state does not fit",
     ),
 }
 
@@ -301,7 +332,9 @@ def test_a_scheduler_state_with_values_of_the_wrong_kind_is_refused(tmp_path, ca
     checkpoint = torch.load(out / "last.pt", weights_only=True)
     checkpoint["scheduler"]["last_epoch"] = "1"
     mod.atomic_save(checkpoint, out / "last.pt")
-    refused(capsys, lambda: run(mod, out, 2, "--resume"), "its scheduler.last_epoch holds the wrong")
+    refused(
+        capsys, lambda: run(mod, out, 2, "--resume"), "its scheduler.last_epoch holds the wrong"
+    )
 
 
 def test_settings_that_cannot_continue_the_run_are_named(tmp_path, capsys):
@@ -309,16 +342,25 @@ def test_settings_that_cannot_continue_the_run_are_named(tmp_path, capsys):
     out = tmp_path / "run"
     run(mod, out, 1, "--num-classes", "4")
     before = snapshot(out)
-    refused(capsys, lambda: run(mod, out, 2, "--resume", "--num-classes", "5"),
-            "saved for 4 classes and this run has 5 (--num-classes)")
-    refused(capsys, lambda: run(mod, out, 2, "--resume", "--num-classes", "4", "--optimizer", "adamw"),
-            "saved with the SGD optimizer and this run uses AdamW")
+    refused(
+        capsys,
+        lambda: run(mod, out, 2, "--resume", "--num-classes", "5"),
+        "saved for 4 classes and this run has 5 (--num-classes)",
+    )
+    refused(
+        capsys,
+        lambda: run(mod, out, 2, "--resume", "--num-classes", "4", "--optimizer", "adamw"),
+        "saved with the SGD optimizer and this run uses AdamW",
+    )
     build_scheduler = mod.build_scheduler
     mod.build_scheduler = lambda optimizer, args, steps_per_epoch=1: (
         torch.optim.lr_scheduler.StepLR(optimizer, step_size=1)
     )
-    refused(capsys, lambda: run(mod, out, 2, "--resume", "--num-classes", "4"),
-            "saved with the learning-rate scheduler none and this run has StepLR")
+    refused(
+        capsys,
+        lambda: run(mod, out, 2, "--resume", "--num-classes", "4"),
+        "saved with the learning-rate scheduler none and this run has StepLR",
+    )
     mod.build_scheduler = build_scheduler
     small_cnn = mod.SmallCNN
 
@@ -326,8 +368,11 @@ def test_settings_that_cannot_continue_the_run_are_named(tmp_path, capsys):
         pass
 
     mod.SmallCNN = OtherNet
-    refused(capsys, lambda: run(mod, out, 2, "--resume", "--num-classes", "4"),
-            "saved from a SmallCNN model and this run builds a OtherNet")
+    refused(
+        capsys,
+        lambda: run(mod, out, 2, "--resume", "--num-classes", "4"),
+        "saved from a SmallCNN model and this run builds a OtherNet",
+    )
     mod.SmallCNN = small_cnn
     assert snapshot(out) == before
     run(mod, out, 2, "--resume", "--num-classes", "4")  # the same settings continue
@@ -359,9 +404,20 @@ def test_non_regular_files_are_refused_without_reading_them(trained, tmp_path, c
     # in a real process with a timeout: a script that opened the FIFO would block forever
     for flag, folder in (("--resume", out), ("--pretrained", tmp_path / "fresh")):
         proc = subprocess.run(
-            [sys.executable, str(script), "--output-dir", str(folder), "--epochs", "2", *FAST,
-             flag, str(fifo)],
-            capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                str(script),
+                "--output-dir",
+                str(folder),
+                "--epochs",
+                "2",
+                *FAST,
+                flag,
+                str(fifo),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.count("\n") == 1 and f"{fifo} is not a regular file" in proc.stderr
@@ -378,7 +434,10 @@ HOSTILE_WEIGHTS = {
     "integer keys": (lambda good, marker: {0: good["fc.weight"]}, "its key 0 is not a name"),
     "nested dicts": (lambda good, marker: {**good, "fc.weight": {"a": 1}}, "'fc.weight' is a dict"),
     "a number": (lambda good, marker: {**good, "fc.bias": 3.0}, "'fc.bias' is a float"),
-    "a pickled object": (lambda good, marker: {**good, "fc.bias": Payload(marker)}, "refusing to load"),
+    "a pickled object": (
+        lambda good, marker: {**good, "fc.bias": Payload(marker)},
+        "refusing to load",
+    ),
 }
 
 
@@ -426,7 +485,9 @@ def test_pretrained_files_are_verified_when_they_carry_a_checksum(trained, tmp_p
 def _limit_file_size(limit):
     def preexec():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+        resource.setrlimit(
+            resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1])
+        )
 
     return preexec
 
@@ -440,7 +501,10 @@ def test_a_failed_save_stops_with_one_sentence_and_keeps_the_previous_file(train
     assert min(len(before[name][0]) for name in ("last.pt", "best.pt", "model.pt")) > 4096
     proc = subprocess.run(
         [sys.executable, str(script), "--output-dir", str(out), "--resume", "--epochs", "3", *FAST],
-        capture_output=True, text=True, timeout=120, preexec_fn=_limit_file_size(4096),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_limit_file_size(4096),
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     assert proc.returncode == 2, proc.stderr
@@ -457,6 +521,8 @@ def test_a_failed_save_stops_with_one_sentence_and_keeps_the_previous_file(train
     # and the run continues from the intact last.pt once there is room again
     subprocess.run(
         [sys.executable, str(script), "--output-dir", str(out), "--resume", "--epochs", "2", *FAST],
-        check=True, capture_output=True, timeout=120,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 2

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 ANSI = "\x1b["
 
@@ -58,15 +58,18 @@ def user_recipes(recipes_root):
     """A snippet and a feature that conflicts with mixup, on SNIPPETGEN_PATH."""
     root = recipes_root
     (root / "demo-snippet").mkdir(parents=True)
-    (root / "demo-snippet" / "recipe.toml").write_text(textwrap.dedent("""\
+    (root / "demo-snippet" / "recipe.toml").write_text(
+        textwrap.dedent("""\
         name = "demo-snippet"
         kind = "snippet"
         title = "Demo"
         summary = "A standalone demo."
-    """))
+    """)
+    )
     (root / "demo-snippet" / "snippet.py.j2").write_text('print("demo")\n')
     (root / "rival-mix").mkdir()
-    (root / "rival-mix" / "recipe.toml").write_text(textwrap.dedent("""\
+    (root / "rival-mix" / "recipe.toml").write_text(
+        textwrap.dedent("""\
         name = "rival-mix"
         kind = "feature"
         title = "Rival"
@@ -75,7 +78,8 @@ def user_recipes(recipes_root):
         [[conflicts]]
         recipe = "mixup"
         why = "both mix the batch"
-    """))
+    """)
+    )
     (root / "rival-mix" / "feature.py.j2").write_text("")
     return root
 
@@ -83,7 +87,10 @@ def user_recipes(recipes_root):
 def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
     kwargs.setdefault("timeout", 120)
     return subprocess.run(
-        [sys.executable, "-m", "snippetgen", *args], capture_output=True, text=True, **kwargs,
+        [sys.executable, "-m", "snippetgen", *args],
+        capture_output=True,
+        text=True,
+        **kwargs,
     )
 
 
@@ -126,8 +133,10 @@ def _run_on_a_terminal(args: list[str], env: dict[str, str]) -> str:
     """Run `python -m snippetgen ARGS` with stdout on a pseudo-terminal; return what it printed."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "snippetgen", *args], stdout=follower,
-        stderr=subprocess.DEVNULL, env=env,
+        [sys.executable, "-m", "snippetgen", *args],
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     os.close(follower)
     chunks = []
@@ -168,8 +177,10 @@ def _on_a_terminal_of(columns: int, args: list[str]) -> list[str]:
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "snippetgen", *args], stdout=follower,
-        stderr=subprocess.DEVNULL, env=env,
+        [sys.executable, "-m", "snippetgen", *args],
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     os.close(follower)
     chunks = []
@@ -263,8 +274,14 @@ BAD_INPUTS = {
     "missing-value": (["render", "train", "--lr"], ["--lr needs a value"]),
     "stray-argument": (["render", "train", "extra"], ["'extra'"]),
     "with-unknown": (["render", "train", "--with", "mixpu"], ["'mixpu'", "'mixup'"]),
-    "with-a-snippet": (["render", "train", "--with", "demo-snippet"], ["'demo-snippet'", "snippet"]),
-    "snippet-with-feature": (["render", "demo-snippet", "--with", "mixup"], ["'demo-snippet'", "--with"]),
+    "with-a-snippet": (
+        ["render", "train", "--with", "demo-snippet"],
+        ["'demo-snippet'", "snippet"],
+    ),
+    "snippet-with-feature": (
+        ["render", "demo-snippet", "--with", "mixup"],
+        ["'demo-snippet'", "--with"],
+    ),
     "conflicting-features": (
         ["render", "train", "--with", "rival-mix", "--with", "mixup"],
         ["'rival-mix'", "'mixup'", "both mix the batch"],
@@ -273,20 +290,27 @@ BAD_INPUTS = {
     "output-is-a-folder": (["render", "mixup", "-o", ".", "--force"], ["folder"]),
     "output-is-a-folder-no-force": (["render", "mixup", "-o", "."], ["it is a folder"]),
     # errors click finds while parsing the command line, in the same one-sentence form
-    "unknown-command": (["rendr", "mixup"], ["No such command 'rendr'", "'render'",
-                                             "'snippetgen --help'"]),
+    "unknown-command": (
+        ["rendr", "mixup"],
+        ["No such command 'rendr'", "'render'", "'snippetgen --help'"],
+    ),
     "unknown-option": (["list", "--bogus"], ["--bogus", "'snippetgen list --help'"]),
     "missing-argument": (["show"], ["Missing argument", "'snippetgen show --help'"]),
     "bad-option-type": (["search", "x", "--limit", "abc"], ["--limit", "'abc'"]),
     "option-needs-value": (["render", "train", "--with"], ["--with", "'snippetgen render --help'"]),
     "bad-color": (["render", "mixup", "--color", "maybe"], ["--color", "'maybe'"]),
-    "unknown-tag": (["list", "--tag", "schedule"], ["tag 'schedule'", "'scheduler'", "'lr-schedule'"]),
+    "unknown-tag": (
+        ["list", "--tag", "schedule"],
+        ["tag 'schedule'", "'scheduler'", "'lr-schedule'"],
+    ),
     "unknown-tag-json": (["list", "--tag", "chekpoint", "--json"], ["'chekpoint'", "'checkpoint'"]),
 }
 
 
 @pytest.mark.parametrize(("args", "fragments"), list(BAD_INPUTS.values()), ids=list(BAD_INPUTS))
-def test_bad_input_is_one_sentence_exit_2_nothing_written(cli, user_recipes, tmp_path, args, fragments):
+def test_bad_input_is_one_sentence_exit_2_nothing_written(
+    cli, user_recipes, tmp_path, args, fragments
+):
     assert_one_sentence(cli(*args), *fragments)
     assert list(tmp_path.iterdir()) == []
 
@@ -363,7 +387,9 @@ def _make_special(tmp_path, kind):
     if kind == "symlink-to-a-file":
         (tmp_path / "real.py").write_text("precious\n")
         target.symlink_to(tmp_path / "real.py")
-        return str(target), lambda: target.is_symlink() and (tmp_path / "real.py").read_text() == "precious\n"
+        return str(
+            target
+        ), lambda: target.is_symlink() and (tmp_path / "real.py").read_text() == "precious\n"
     raise AssertionError(kind)
 
 
@@ -383,10 +409,14 @@ def test_output_only_ever_replaces_a_regular_file(tmp_path, kind, force):
     target is, --force or not, and the target is left exactly as it was."""
     argument, unchanged = _make_special(tmp_path, kind)
     before = sorted(p.name for p in tmp_path.iterdir())
-    proc = run_cli("render", "mixup", "-o", argument, *(["--force"] if force else []),
-                   cwd=tmp_path, timeout=60)
-    assert_one_sentence((proc.returncode, proc.stdout, proc.stderr), f"it is {SPECIAL[kind]}",
-                        "only writes regular files")
+    proc = run_cli(
+        "render", "mixup", "-o", argument, *(["--force"] if force else []), cwd=tmp_path, timeout=60
+    )
+    assert_one_sentence(
+        (proc.returncode, proc.stdout, proc.stderr),
+        f"it is {SPECIAL[kind]}",
+        "only writes regular files",
+    )
     assert unchanged()
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
@@ -408,13 +438,18 @@ def _limit_file_size():
     ],
     ids=["name-too-long", "parent-is-a-file", "grandparent-is-a-file", "unwritable", "full-disk"],
 )
-def test_output_that_cannot_be_written_is_one_sentence_and_leaves_nothing(tmp_path, where, fragment):
+def test_output_that_cannot_be_written_is_one_sentence_and_leaves_nothing(
+    tmp_path, where, fragment
+):
     (tmp_path / "plain-file").write_text("mine\n")
     (tmp_path / "full-disk").mkdir()
     before = {p: p.read_bytes() if p.is_file() else None for p in tmp_path.rglob("*")}
     proc = subprocess.run(
-        [sys.executable, "-m", "snippetgen", "render", "mixup", "-o", where], cwd=tmp_path,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "snippetgen", "render", "mixup", "-o", where],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
         preexec_fn=_limit_file_size if where.startswith("full-disk") else None,
     )
     assert_one_sentence((proc.returncode, proc.stdout, proc.stderr), fragment)
@@ -478,8 +513,12 @@ def start_paused(tmp_path, where, *args, cwd=None):
     wrapper = tmp_path.parent / f"{tmp_path.name}-pause-{name}.py"
     wrapper.write_text(PAUSE_DURING.format(module=module, within=within, name=name))
     proc = subprocess.Popen(
-        [sys.executable, str(wrapper), *args], cwd=cwd or tmp_path, stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, str(wrapper), *args],
+        cwd=cwd or tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stderr.readline() == "paused\n"
     return proc
@@ -534,8 +573,15 @@ def test_a_file_made_while_rendering_is_not_overwritten(tmp_path):
 
 @pytest.mark.parametrize(
     "args",
-    [["list"], ["new", "proj", "--dry-run"], ["render", "mixup"], ["which", "mixup"],
-     ["--help"], ["render", "mixup", "--help"], ["show", "mixup"]],
+    [
+        ["list"],
+        ["new", "proj", "--dry-run"],
+        ["render", "mixup"],
+        ["which", "mixup"],
+        ["--help"],
+        ["render", "mixup", "--help"],
+        ["show", "mixup"],
+    ],
     ids=" ".join,
 )
 def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path, args):
@@ -546,8 +592,12 @@ def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path, args):
     os.close(reader)  # closed before the command starts: every write to stdout fails
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "snippetgen", *args], cwd=tmp_path, stdout=writer,
-            stderr=subprocess.PIPE, text=True, timeout=120,
+            [sys.executable, "-m", "snippetgen", *args],
+            cwd=tmp_path,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
         )
     finally:
         os.close(writer)
@@ -560,8 +610,12 @@ def test_a_closed_stderr_still_delivers_stdout(tmp_path):
     os.close(reader)
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "snippetgen", "new", "proj", "--dry-run"], cwd=tmp_path,
-            stdout=subprocess.PIPE, stderr=writer, text=True, timeout=120,
+            [sys.executable, "-m", "snippetgen", "new", "proj", "--dry-run"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=writer,
+            text=True,
+            timeout=120,
         )
     finally:
         os.close(writer)
@@ -596,11 +650,19 @@ def test_ctrl_c_while_the_cli_is_imported(tmp_path, how):
     shim = tmp_path.parent / f"{tmp_path.name}-shim"
     (shim / "typer").mkdir(parents=True)
     (shim / "typer" / "__init__.py").write_text(TYPER_SHIM)
-    start = ([sys.executable, str(console_script(shim))] if how == "console-script"
-             else [sys.executable, "-m", "snippetgen"])
+    start = (
+        [sys.executable, str(console_script(shim))]
+        if how == "console-script"
+        else [sys.executable, "-m", "snippetgen"]
+    )
     proc = subprocess.Popen(
-        [*start, "list"], cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(shim)},
+        [*start, "list"],
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(shim)},
     )
     assert proc.stderr.readline() == "importing typer\n"
     proc.send_signal(signal.SIGINT)
@@ -636,7 +698,8 @@ def test_ctrl_c_after_the_output_is_flushed(tmp_path):
     """The command has finished and its output is out: a Ctrl-C now still ends the process
     with "interrupted" and 130, never a traceback from interpreter shutdown."""
     wrapper = tmp_path.parent / f"{tmp_path.name}-late.py"
-    wrapper.write_text(textwrap.dedent("""\
+    wrapper.write_text(
+        textwrap.dedent("""\
         import os, signal, sys
         real = signal.signal
 
@@ -649,8 +712,10 @@ def test_ctrl_c_after_the_output_is_flushed(tmp_path):
         from snippetgen.launch import main
         sys.argv = ["snippetgen", "which", "mixup"]
         main()
-    """))
-    proc = subprocess.run([sys.executable, str(wrapper)], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
+    """)
+    )
+    proc = subprocess.run(
+        [sys.executable, str(wrapper)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert proc.returncode == 130 and proc.stderr == "interrupted\n"
     assert proc.stdout.splitlines()[-1].endswith("mixup")

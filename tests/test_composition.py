@@ -12,7 +12,7 @@ import itertools
 import pytest
 import torch
 
-from conftest import load_module, read_metrics, write_script
+from helpers import load_module, read_metrics, write_script
 from snippetgen import load_catalog
 from snippetgen.errors import ConflictError
 from snippetgen.rendering import RenderRequest, render

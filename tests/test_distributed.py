@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT, load_module, read_metrics, write_script
+from helpers import ROOT, load_module, read_metrics, write_script
 
 TINY = ["--train-size", "64", "--val-size", "32", "--batch-size", "8", "--max-batches", "3"]
 HAS_CHECKPOINT = (ROOT / "templates" / "checkpoint" / "recipe.toml").is_file()
@@ -26,9 +26,21 @@ HAS_CHECKPOINT = (ROOT / "templates" / "checkpoint" / "recipe.toml").is_file()
 def torchrun(script, *args: str, cwd) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         str(script), *args],
-        capture_output=True, text=True, timeout=300, cwd=cwd, env=env,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(script),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env=env,
     )
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc
@@ -122,7 +134,7 @@ def test_compile_keeps_the_contract(tmp_path):
 
 # The start of every probe: run under torchrun as `probe.py SCRIPT ...`, it imports the
 # generated script as `script` (its main() not yet run) so the probe can instrument it.
-PROBE_HEAD = '''\
+PROBE_HEAD = """\
 import importlib.util
 import os
 import sys
@@ -133,14 +145,16 @@ import torch
 spec = importlib.util.spec_from_file_location("script", sys.argv[1])
 script = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(script)
-'''
+"""
 
 # Runs a generated script under torchrun with DDP counting its gradient all-reduces; each
 # rank writes how many rounds it synchronised and its final parameters (not buffers: each
 # rank's BatchNorm statistics are its own until DDP broadcasts rank 0's at the next
 # forward). With "always-sync", no_sync() is disabled: every micro-batch all-reduces, as a
 # loop without it would. Model and data are float64 (see the test).
-SYNC_PROBE = PROBE_HEAD + '''\
+SYNC_PROBE = (
+    PROBE_HEAD
+    + """\
 from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
 from torch.utils.data import TensorDataset
 
@@ -179,13 +193,15 @@ script.DistributedDataParallel = CountingDDP
 script.main(sys.argv[3:])
 params = {name: p.detach() for name, p in built[0].named_parameters()}
 torch.save({"rounds": len(rounds), "params": params}, f"rank{os.environ['RANK']}.pt")
-'''
+"""
+)
 
 
 @pytest.mark.slow
 def test_grad_accumulation_all_reduces_once_per_optimizer_step_under_torchrun(tmp_path):
-    script = write_script(tmp_path, "train", {"epochs": 2, "accum-steps": 2},
-                          with_=("grad-accumulation",))
+    script = write_script(
+        tmp_path, "train", {"epochs": 2, "accum-steps": 2}, with_=("grad-accumulation",)
+    )
     probe = tmp_path / "probe.py"
     probe.write_text(SYNC_PROBE)
     results = {}
@@ -214,7 +230,9 @@ def test_grad_accumulation_all_reduces_once_per_optimizer_step_under_torchrun(tm
 
 # Runs a generated script under torchrun, then records which native threads its process
 # still has once main() has returned, and whether a process group is still initialised.
-TEARDOWN_PROBE = PROBE_HEAD + '''\
+TEARDOWN_PROBE = (
+    PROBE_HEAD
+    + """\
 from pathlib import Path
 
 script.main(sys.argv[2:])
@@ -226,7 +244,8 @@ for comm in Path("/proc/self/task").glob("*/comm"):
         pass
 state = {"threads": threads, "initialized": script.dist.is_initialized()}
 torch.save(state, f"rank{os.environ['RANK']}.pt")
-'''
+"""
+)
 
 
 @pytest.mark.slow
@@ -250,7 +269,9 @@ def test_process_group_and_its_threads_are_gone_when_main_returns_under_torchrun
 # Runs train --with class-weights under torchrun on imbalanced data with a fixed model (no
 # BatchNorm or Dropout, learning rate 0); each rank writes the metrics main() returned and
 # the whole-set weighted losses, sum(w[y] * ce) / sum(w[y]), computed here independently.
-CLASS_WEIGHTS_PROBE = PROBE_HEAD + '''\
+CLASS_WEIGHTS_PROBE = (
+    PROBE_HEAD
+    + """\
 import json
 from pathlib import Path
 
@@ -292,15 +313,17 @@ with torch.no_grad():
         expected[key] = ((w * ce).sum() / w.sum()).item()
 result = {"logged": logged, "expected": expected}
 Path(f"rank{os.environ['RANK']}.json").write_text(json.dumps(result))
-'''
+"""
+)
 
 
 @pytest.mark.slow
 def test_class_weighted_losses_are_exact_over_all_ranks_under_torchrun(tmp_path):
     # each rank's shard has its own class mix, so its batches' sum(w[y]) differ: the ranks'
     # numerators and denominators are all-reduced, not their means averaged
-    script = write_script(tmp_path, "train", {"num-classes": 4, "epochs": 1},
-                          with_=("class-weights",))
+    script = write_script(
+        tmp_path, "train", {"num-classes": 4, "epochs": 1}, with_=("class-weights",)
+    )
     probe = tmp_path / "probe.py"
     probe.write_text(CLASS_WEIGHTS_PROBE)
     torchrun(probe, str(script), "--output-dir", "run", "--batch-size", "8", cwd=tmp_path)
@@ -312,7 +335,9 @@ def test_class_weighted_losses_are_exact_over_all_ranks_under_torchrun(tmp_path)
     assert read_metrics(tmp_path / "run") == [results[0]["logged"]]
 
 
-BN_PROBE = PROBE_HEAD + '''\
+BN_PROBE = (
+    PROBE_HEAD
+    + """\
 seen = {}
 original = script.average_bn_statistics
 
@@ -326,7 +351,8 @@ def average_bn_statistics(model):
 script.average_bn_statistics = average_bn_statistics
 script.main(sys.argv[2:])
 torch.save(seen, f"rank{os.environ['RANK']}.pt")
-'''
+"""
+)
 
 
 @pytest.mark.slow

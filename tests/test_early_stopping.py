@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import load_module, read_metrics, state_equal, write_script
+from helpers import load_module, read_metrics, state_equal, write_script
 
 FAST = ["--train-size", "64", "--val-size", "32", "--batch-size", "16"]  # 4 batches per epoch
 
@@ -73,15 +73,20 @@ def test_min_delta(tmp_path, min_delta, epochs_run, best_epoch):
 
 def test_val_acc_must_rise(tmp_path):
     # 0.6 again is no improvement: epochs 3, 4, 5 are bad, stop after 5 and keep epoch 2
-    mod, snapshots = scripted(tmp_path, [0.5, 0.6, 0.6, 0.55, 0.6, 0.9], "val_acc",
-                              patience=3, monitor="val_acc")
+    mod, snapshots = scripted(
+        tmp_path, [0.5, 0.6, 0.6, 0.55, 0.6, 0.9], "val_acc", patience=3, monitor="val_acc"
+    )
     history = train(mod, tmp_path / "run", 6)
     assert len(history) == 5 and history[-1]["best_epoch"] == 2
     assert state_equal(torch.load(tmp_path / "run" / "model.pt", weights_only=True), snapshots[1])
 
 
 def test_parameter_ranges(cli, tmp_path, capsys):
-    for option, value in (("--patience", "0"), ("--min-delta", "-0.1"), ("--monitor", "train_loss")):
+    for option, value in (
+        ("--patience", "0"),
+        ("--min-delta", "-0.1"),
+        ("--monitor", "train_loss"),
+    ):
         code, out, err = cli("render", "early-stopping", option, value)
         assert code == 2 and out == "" and option in err
     mod = load_module(write_script(tmp_path, "early-stopping", {}))
@@ -108,7 +113,7 @@ def test_real_run_stops_and_resumes_exactly_with_checkpoint(tmp_path):
     resumed = tmp_path / "resumed"
     train(mod, resumed, stop - 1, *extra)
     rest = train(mod, resumed, 8, "--resume", *extra)
-    assert rest == full[stop - 1:]
+    assert rest == full[stop - 1 :]
     assert read_metrics(resumed) == read_metrics(straight)
     for name in ("model.pt", "last.pt"):
         a = torch.load(straight / name, weights_only=True)

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 import torch
 
-from conftest import load_module, read_metrics, run_script, write_script
+from helpers import load_module, read_metrics, run_script, write_script
 from snippetgen.errors import ParamValueError
 
 FAST = ["--train-size", "64", "--val-size", "32", "--batch-size", "16", "--max-batches", "4"]

@@ -33,7 +33,9 @@ print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 def loaded_after(*args: str) -> tuple[int, list[str]]:
     proc = subprocess.run(
         [sys.executable, "-c", PROBE.replace("HEAVY", repr(json.dumps(sorted(HEAVY)))), *args],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     report = json.loads(proc.stderr.strip().splitlines()[-1])
     return report["code"], report["heavy"]
@@ -69,9 +71,15 @@ def test_the_probe_does_see_heavy_imports():
 
 def test_importing_the_package_is_light():
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys, snippetgen, snippetgen.rendering, snippetgen.cli; "
-         "print(sorted({m.split('.')[0] for m in sys.modules} & {'black', 'torch', 'jinja2', 'pygments'}))"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import sys, snippetgen, snippetgen.rendering, snippetgen.cli; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'black', 'torch', 'jinja2', 'pygments'}))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
 

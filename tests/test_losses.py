@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
-from conftest import load_module, read_metrics, write_script
+from helpers import load_module, read_metrics, write_script
 
 TINY = ["--train-size", "64", "--val-size", "32", "--batch-size", "16", "--max-batches", "2"]
 
@@ -107,7 +107,9 @@ def imbalanced(counts, image_size=8, seed=0):
     generator = torch.Generator().manual_seed(seed)
     labels = torch.cat([torch.full((n,), c, dtype=torch.long) for c, n in enumerate(counts)])
     patterns = torch.randn(len(counts), 3, image_size, image_size, generator=generator)
-    images = patterns[labels] + torch.randn(len(labels), 3, image_size, image_size, generator=generator)
+    images = patterns[labels] + torch.randn(
+        len(labels), 3, image_size, image_size, generator=generator
+    )
     return TensorDataset(images, labels)
 
 
@@ -181,8 +183,20 @@ def test_logged_losses_are_the_whole_sets_weighted_mean_whatever_the_batch_size(
     mod.build_model = lambda args: model
     records = {}
     for batch_size in (8, 32):
-        argv = ["--epochs", "1", "--lr", "1e-9", "--train-size", "64", "--val-size", "48",
-                "--batch-size", str(batch_size), "--output-dir", str(tmp_path / f"run{batch_size}")]
+        argv = [
+            "--epochs",
+            "1",
+            "--lr",
+            "1e-9",
+            "--train-size",
+            "64",
+            "--val-size",
+            "48",
+            "--batch-size",
+            str(batch_size),
+            "--output-dir",
+            str(tmp_path / f"run{batch_size}"),
+        ]
         records[batch_size] = mod.main(argv)[0]
     args = mod.parse_args(["--train-size", "64", "--val-size", "48"])
     train_set, val_set = mod.build_datasets(args)
@@ -197,18 +211,27 @@ def test_logged_losses_are_the_whole_sets_weighted_mean_whatever_the_batch_size(
 def test_label_smoothing_with_class_weights_follows_pytorch(tmp_path):
     """Composed, the criterion is F.cross_entropy(weight=w, label_smoothing=e): the smoothing
     term is weighted by each class's w too, and the mean divides by sum(w[y])."""
-    mod = load_module(write_script(
-        tmp_path, "class-weights", {"num-classes": 4, "smoothing": 0.1}, with_=("label-smoothing",)
-    ))
+    mod = load_module(
+        write_script(
+            tmp_path,
+            "class-weights",
+            {"num-classes": 4, "smoothing": 0.1},
+            with_=("label-smoothing",),
+        )
+    )
     args = mod.parse_args([])
     criterion = mod.build_criterion(args, imbalanced([40, 12, 4, 2]))
     w = criterion.weight.double()
     torch.manual_seed(1)
     logits, targets = torch.randn(16, 4, dtype=torch.float64), torch.randint(0, 4, (16,))
     logp = F.log_softmax(logits, dim=1)
-    by_hand = (0.9 * -logp.gather(1, targets[:, None]).squeeze(1) * w[targets]
-               + 0.1 / 4 * -(logp * w).sum(dim=1)).sum() / w[targets].sum()
-    torch.testing.assert_close(criterion(logits.float(), targets).double(), by_hand, rtol=1e-5, atol=1e-6)
+    by_hand = (
+        0.9 * -logp.gather(1, targets[:, None]).squeeze(1) * w[targets]
+        + 0.1 / 4 * -(logp * w).sum(dim=1)
+    ).sum() / w[targets].sum()
+    torch.testing.assert_close(
+        criterion(logits.float(), targets).double(), by_hand, rtol=1e-5, atol=1e-6
+    )
     torch.testing.assert_close(
         F.cross_entropy(logits, targets, weight=w, label_smoothing=0.1), by_hand
     )
@@ -229,7 +252,9 @@ def test_training_on_imbalanced_data_with_an_absent_class(tmp_path):
     out = tmp_path / "run"
     history = mod.main(["--output-dir", str(out), "--image-size", "8", *TINY])
     assert len(read_metrics(out)) == 2
-    assert all(torch.isfinite(torch.tensor([r["train_loss"], r["val_loss"]])).all() for r in history)
+    assert all(
+        torch.isfinite(torch.tensor([r["train_loss"], r["val_loss"]])).all() for r in history
+    )
     expected = mod.inverse_frequency_weights(train_set.tensors[1], 4)
     torch.testing.assert_close(built[0].weight, expected)  # from the patched, imbalanced labels
     counts = torch.tensor([48.0, 12.0, 4.0, 1.0])
@@ -374,6 +399,10 @@ def test_show_names_every_pitfall_and_search_finds_chinese_names(cli, recipe, ph
     assert code == 0
     for phrase in phrases:
         assert phrase in out, (recipe, phrase)
-    chinese = {"label-smoothing": "标签平滑", "class-weights": "样本不平衡", "l1-regularization": "L1正则化"}
+    chinese = {
+        "label-smoothing": "标签平滑",
+        "class-weights": "样本不平衡",
+        "l1-regularization": "L1正则化",
+    }
     code, out, _ = cli("search", chinese[recipe])
     assert code == 0 and out.split()[0] == recipe, out

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from conftest import load_module, read_metrics, write_script
+from helpers import load_module, read_metrics, write_script
 
 TINY = ["--train-size", "64", "--val-size", "32", "--batch-size", "16", "--max-batches", "2"]
 
@@ -45,7 +45,9 @@ def test_exact_values_on_a_hand_made_example(mod):
         assert f == pytest.approx(2 * p * r / (p + r))
     assert not any(torch.isnan(t).any() for t in (precision, recall, f1))  # class 2: 0, not NaN
     macro = mod.macro_metrics(confusion)
-    assert macro == pytest.approx({"precision": 5 / 18, "recall": 7 / 18, "f1": 34 / 105}, abs=1e-12)
+    assert macro == pytest.approx(
+        {"precision": 5 / 18, "recall": 7 / 18, "f1": 34 / 105}, abs=1e-12
+    )
     # the seed's convention (diagonal / row sums called precision) gives other numbers
     swapped = confusion.diagonal().double() / confusion.sum(dim=1)
     assert not torch.allclose(precision, swapped)
@@ -136,12 +138,29 @@ def test_counts_are_summed_over_processes_under_torchrun(tmp_path):
     """Two gloo processes each evaluate half of the validation set; the logged matrix counts all."""
     script = write_script(tmp_path, "metrics", {"epochs": 1})
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         str(script), "--output-dir", "run", "--device", "cpu", *TINY],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(script),
+            "--output-dir",
+            "run",
+            "--device",
+            "cpu",
+            *TINY,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (row,) = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    (row,) = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
     matrix = row["val_confusion"]
     assert sum(map(sum, matrix)) == 32  # both halves (16 + 16), not rank 0's alone
     assert row["val_acc"] == pytest.approx(sum(matrix[c][c] for c in range(4)) / 32)
@@ -150,7 +169,12 @@ def test_counts_are_summed_over_processes_under_torchrun(tmp_path):
 def test_show_names_every_pitfall_and_search_finds_it(cli):
     code, out, _ = cli("show", "metrics")
     assert code == 0
-    for phrase in ("range(len(num_classes))", "swaps precision and recall", "np.int", "epsilon = 0"):
+    for phrase in (
+        "range(len(num_classes))",
+        "swaps precision and recall",
+        "np.int",
+        "epsilon = 0",
+    ):
         assert phrase in out, phrase
     for query in ("查准率", "混淆矩阵", "confusion matrix"):
         code, out, _ = cli("search", query)

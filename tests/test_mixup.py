@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from conftest import load_module, read_metrics, write_script
+from helpers import load_module, read_metrics, write_script
 
 
 def test_alpha_must_be_positive(cli):

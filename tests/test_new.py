@@ -22,7 +22,7 @@ import pytest
 from pyflakes.api import check as pyflakes_check
 from pyflakes.reporter import Reporter
 
-from conftest import load_module, read_metrics, write_script
+from helpers import load_module, read_metrics, write_script
 from snippetgen.catalog import load_catalog
 from snippetgen.codecheck import verify
 from snippetgen.scaffold import build_project, package_name
@@ -30,8 +30,18 @@ from snippetgen.scaffold import build_project, package_name
 CATALOG = load_catalog()
 WANTED = ["checkpoint", "mixup", "label-smoothing", "warmup", "grad-clip"]
 FEATURES = [name for name in WANTED if name in CATALOG.recipes]
-TINY = ["--train-size", "32", "--val-size", "16", "--batch-size", "8", "--max-batches", "1",
-        "--device", "cpu"]
+TINY = [
+    "--train-size",
+    "32",
+    "--val-size",
+    "16",
+    "--batch-size",
+    "8",
+    "--max-batches",
+    "1",
+    "--device",
+    "cpu",
+]
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -59,7 +69,8 @@ def project(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:  # renders never touch the user's ~/.cache
         patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
         result = CliRunner().invoke(
-            app, ["new", str(root), *with_args(FEATURES), "--epochs", "3", "--seed", "7"],
+            app,
+            ["new", str(root), *with_args(FEATURES), "--epochs", "3", "--seed", "7"],
             catch_exceptions=False,
         )
     assert result.exit_code == 0, result.stderr
@@ -75,9 +86,17 @@ def test_pyproject_depends_on_torch_and_numpy_once(project):
 
 def test_layout_and_clean_modules(project):
     files = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
-    for expected in ["pyproject.toml", "README.md", ".snippetgen.toml", "tests/test_project.py",
-                     "vision_demo/__init__.py", "vision_demo/__main__.py", "vision_demo/data.py",
-                     "vision_demo/model.py", "vision_demo/train.py"]:
+    for expected in [
+        "pyproject.toml",
+        "README.md",
+        ".snippetgen.toml",
+        "tests/test_project.py",
+        "vision_demo/__init__.py",
+        "vision_demo/__main__.py",
+        "vision_demo/data.py",
+        "vision_demo/model.py",
+        "vision_demo/train.py",
+    ]:
         assert expected in files
     defined: dict[str, str] = {}
     for path in project.rglob("*.py"):
@@ -88,10 +107,17 @@ def test_layout_and_clean_modules(project):
         if path.parent.name == "vision_demo":
             for node in ast.parse(text).body:
                 if isinstance(node, ast.FunctionDef | ast.ClassDef):
-                    assert node.name not in defined, f"{node.name} in {path.name} and {defined[node.name]}"
+                    assert node.name not in defined, (
+                        f"{node.name} in {path.name} and {defined[node.name]}"
+                    )
                     defined[node.name] = path.name
     assert defined["build_datasets"] == "data.py"
-    assert defined["build_model"] == defined["SmallCNN"] == defined["load_matching_weights"] == "model.py"
+    assert (
+        defined["build_model"]
+        == defined["SmallCNN"]
+        == defined["load_matching_weights"]
+        == "model.py"
+    )
     assert defined["main"] == defined["parse_args"] == defined["evaluate"] == "train.py"
     data = (project / "vision_demo" / "data.py").read_text()
     assert "import torch.distributed" not in data and "argparse" not in data
@@ -102,8 +128,14 @@ def test_layout_and_clean_modules(project):
 
 def test_readme_and_answers_record_how_to_run_resume_and_reproduce(project):
     readme = (project / "README.md").read_text()
-    for text in ["python -m vision_demo", "--resume", "build_datasets", "build_model",
-                 "python -m pytest", "snippetgen new --from .snippetgen.toml"]:
+    for text in [
+        "python -m vision_demo",
+        "--resume",
+        "build_datasets",
+        "build_model",
+        "python -m pytest",
+        "snippetgen new --from .snippetgen.toml",
+    ]:
         assert text in readme, text
     answers = tomllib.loads((project / ".snippetgen.toml").read_text())
     from snippetgen import __version__
@@ -118,8 +150,12 @@ def test_the_project_passes_its_own_tests(project):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env["OMP_NUM_THREADS"] = "1"
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=env,
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "3 passed" in proc.stdout
@@ -139,9 +175,21 @@ def test_split_project_trains_exactly_like_the_single_script(project, tmp_path, 
 def test_the_project_command_stops_on_ctrl_c_with_exit_130(project, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vision_demo", "--output-dir", str(tmp_path / "run"),
-         "--epochs", "1000", *TINY], cwd=project, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "vision_demo",
+            "--output-dir",
+            str(tmp_path / "run"),
+            "--epochs",
+            "1000",
+            *TINY,
+        ],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -161,15 +209,25 @@ def test_answers_file_reproduces_the_project(project, tmp_path, cli):
     assert code == 0, err
     assert tree(again) == tree(project)
     changed = tmp_path / "changed"
-    code, _, err = cli("new", str(changed), "--from", str(project / ".snippetgen.toml"),
-                       "--epochs", "4", "--package", "vision_demo")
+    code, _, err = cli(
+        "new",
+        str(changed),
+        "--from",
+        str(project / ".snippetgen.toml"),
+        "--epochs",
+        "4",
+        "--package",
+        "vision_demo",
+    )
     assert code == 0, err
     answers = tomllib.loads((changed / ".snippetgen.toml").read_text())
     assert answers["params"]["epochs"] == 4 and answers["recipes"] == FEATURES
 
 
 def test_parameters_become_the_projects_defaults(cli, tmp_path):
-    code, _, err = cli("new", str(tmp_path / "p"), "--with", "mixup", "--alpha", "0.3", "--lr", "0.01")
+    code, _, err = cli(
+        "new", str(tmp_path / "p"), "--with", "mixup", "--alpha", "0.3", "--lr", "0.01"
+    )
     assert code == 0, err
     train = "".join((tmp_path / "p" / "p" / "train.py").read_text().split())
     assert '"--alpha",type=float,default=0.3,' in train
@@ -216,8 +274,12 @@ def test_next_steps_install_the_test_extra_then_run_pytest(cli, tmp_path):
     assert any(re.match(r"torch\b", dep) for dep in pyproject["dependencies"])
     assert install in (target / "README.md").read_text()  # the same advice in the README
     # `cd DIR` works from where `new` ran (shlex.quote keeps a space in the name)
-    proc = subprocess.run(["sh", "-c", f"cd {shlex.quote(str(target))} && pwd"],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        ["sh", "-c", f"cd {shlex.quote(str(target))} && pwd"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.stdout.strip() == str(target)
 
 
@@ -232,7 +294,10 @@ REFUSED = {
     "onto-a-file": (["new", "{file}"], "is not a folder"),
     "unknown-feature": (["new", "{new}", "--with", "mixpu"], "'mixup'"),
     "a-snippet": (["new", "{new}", "--with", "one-hot"], "standalone snippet"),
-    "conflicting": (["new", "{new}", "--with", "warmup", "--with", "lr-schedule"], "cannot be combined"),
+    "conflicting": (
+        ["new", "{new}", "--with", "warmup", "--with", "lr-schedule"],
+        "cannot be combined",
+    ),
     "bad-value": (["new", "{new}", "--epochs", "0"], "--epochs"),
     "unknown-parameter": (["new", "{new}", "--alpah", "1"], "'--alpah'"),
     "shadowing-package": (["new", "{root}/json"], "would shadow"),
@@ -250,11 +315,15 @@ def test_refused_scaffold_touches_nothing(cli, tmp_path, args, fragment):
     (root / "plain-file").write_text("not = [toml\n")
     before = tree(tmp_path)
     dirs_before = sorted(p for p in tmp_path.rglob("*") if p.is_dir())
-    filled = [a.format(full=root / "full", file=root / "plain-file", new=root / "a" / "b",
-                       root=root) for a in args]
+    filled = [
+        a.format(full=root / "full", file=root / "plain-file", new=root / "a" / "b", root=root)
+        for a in args
+    ]
     code, out, err = cli(*filled)
     assert code == 2, (code, out, err)
-    assert out == "" and len(err.splitlines()) == 1 and err.startswith("error: ") and fragment in err
+    assert (
+        out == "" and len(err.splitlines()) == 1 and err.startswith("error: ") and fragment in err
+    )
     assert tree(tmp_path) == before
     assert sorted(p for p in tmp_path.rglob("*") if p.is_dir()) == dirs_before
 
@@ -294,7 +363,9 @@ def test_an_empty_folder_is_filled_in_place(cli, tmp_path, monkeypatch):
     code, _, err = cli("new", ".", "--with", "mixup")
     assert code == 0, err
     assert target.stat().st_ino == inode  # the same folder: a shell inside it stays valid
-    assert (target / "here" / "train.py").is_file() and (target / "README.md").read_text().startswith("# here")
+    assert (target / "here" / "train.py").is_file() and (
+        target / "README.md"
+    ).read_text().startswith("# here")
     assert not [p for p in target.iterdir() if p.name.startswith(".here.")]
 
 
@@ -324,15 +395,21 @@ def test_every_compatible_feature_at_once_splits_and_trains_like_the_script(
     project = build_project(CATALOG, tmp_path / "every", with_=chosen, package="every_feature")
     script = write_script(tmp_path, "train", {}, with_=tuple(chosen))
     single_names = {
-        name for node in ast.parse(script.read_text()).body
+        name
+        for node in ast.parse(script.read_text()).body
         for name in ([node.name] if isinstance(node, ast.FunctionDef | ast.ClassDef) else [])
     }
     split_names = {
-        node.name for path, text in project.files.items() if path.startswith("every_feature/")
-        for node in ast.parse(text).body if isinstance(node, ast.FunctionDef | ast.ClassDef)
+        node.name
+        for path, text in project.files.items()
+        if path.startswith("every_feature/")
+        for node in ast.parse(text).body
+        if isinstance(node, ast.FunctionDef | ast.ClassDef)
     }
     assert split_names == single_names | {"run"}  # run(): the console-script entry point
-    missing = [m for r in chosen for m in CATALOG.get(r).requires if importlib.util.find_spec(m) is None]
+    missing = [
+        m for r in chosen for m in CATALOG.get(r).requires if importlib.util.find_spec(m) is None
+    ]
     if missing:
         pytest.skip(f"training needs {', '.join(missing)}")
     write_project(project)
@@ -385,8 +462,11 @@ def test_new_only_creates_or_fills_a_real_empty_folder(tmp_path, kind):
     target = _special_target(tmp_path, kind)
     before = sorted((str(p), p.is_symlink()) for p in tmp_path.rglob("*"))
     proc = subprocess.run(
-        [sys.executable, "-m", "snippetgen", "new", str(target)], capture_output=True,
-        text=True, timeout=60, cwd=tmp_path,
+        [sys.executable, "-m", "snippetgen", "new", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert proc.returncode == 2 and proc.stdout == "", proc.stderr
     (line,) = proc.stderr.splitlines()
@@ -400,8 +480,12 @@ def test_a_full_disk_leaves_no_project_and_no_staging_folder(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
 
     proc = subprocess.run(
-        [sys.executable, "-m", "snippetgen", "new", "proj"], capture_output=True, text=True,
-        timeout=120, cwd=tmp_path, preexec_fn=limit_file_size,
+        [sys.executable, "-m", "snippetgen", "new", "proj"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        preexec_fn=limit_file_size,
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr == f"error: Cannot create {tmp_path / 'proj'}: File too large.\n"
@@ -433,8 +517,11 @@ def _kill_new_midway(tmp_path, target: Path) -> Path:
     wrapper = tmp_path.parent / f"{tmp_path.name}-killed-new.py"
     wrapper.write_text(KILLED_NEW)
     proc = subprocess.Popen(
-        [sys.executable, str(wrapper), "new", str(target)], stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, str(wrapper), "new", str(target)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stderr.readline() == "paused\n"
     proc.kill()
@@ -454,12 +541,18 @@ def test_a_killed_new_leaves_a_staging_folder_the_next_new_removes(tmp_path):
     staging = _kill_new_midway(tmp_path, tmp_path / "first")
     assert not (tmp_path / "first").exists()
     run = [sys.executable, "-m", "snippetgen", "new"]
-    assert subprocess.run([*run, str(tmp_path / "second")], capture_output=True,
-                          timeout=120).returncode == 0
+    assert (
+        subprocess.run(
+            [*run, str(tmp_path / "second")], capture_output=True, timeout=120
+        ).returncode
+        == 0
+    )
     assert staging.exists(), "a young staging folder may be a `new` that is starting"
     _age(staging)
-    assert subprocess.run([*run, str(tmp_path / "third")], capture_output=True,
-                          timeout=120).returncode == 0
+    assert (
+        subprocess.run([*run, str(tmp_path / "third")], capture_output=True, timeout=120).returncode
+        == 0
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["second", "third"]
 
 
@@ -468,18 +561,24 @@ def test_a_killed_new_into_an_empty_folder_can_be_run_again(tmp_path):
     target.mkdir()
     staging = _kill_new_midway(tmp_path, target)
     _age(staging)
-    proc = subprocess.run([sys.executable, "-m", "snippetgen", "new", str(target)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snippetgen", "new", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert not staging.exists() and (target / "README.md").is_file()
     assert not [p for p in target.iterdir() if p.name.endswith(".tmp")]
+
+
 # --- outside text in a project: only ever a literal ------------------------------------------
 
 # One folder name with every character that ends a line for some reader, quotes, a docstring
 # delimiter, a backslash, a byte that is not UTF-8, and Python that would run if a line broke.
 HOSTILE_NAME = (
     "x\nimport pathlib; pathlib.Path('PWNED').touch()\n#\r__import__('os')\u2028\x1c\x85\x0c"
-    "'\"\"\"\\ $(id) \udcff"
+    '\'"""\\ $(id) \udcff'
 )
 
 
@@ -493,7 +592,10 @@ def test_a_hostile_folder_name_stays_in_comments_and_the_project_passes_its_test
     project = tmp_path / HOSTILE_NAME  # the undecodable byte travels as a surrogate escape
     proc = subprocess.run(
         [sys.executable, "-m", "snippetgen", "new", os.fsencode(project), "--with", "checkpoint"],
-        cwd=tmp_path, env=env, capture_output=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     for path in project.rglob("*.py"):
@@ -501,14 +603,20 @@ def test_a_hostile_folder_name_stays_in_comments_and_the_project_passes_its_test
         for line in text.splitlines():
             assert "PWNED" not in line or line.startswith("# Generated by snippetgen"), (path, line)
         assert verify(text) == text
-    train = (project / "x_import_pathlib_pathlib_path_pwned_touch_import_os_id" / "train.py").read_text()
+    train = (
+        project / "x_import_pathlib_pathlib_path_pwned_touch_import_os_id" / "train.py"
+    ).read_text()
     first = train.split("\n")[0]
     assert first.isprintable() and "$'x\\nimport pathlib" in first
     assert (project / "README.md").read_text().split("\n")[0] == "# " + escape(HOSTILE_NAME)
     assert tomllib.loads((project / ".snippetgen.toml").read_text())["recipes"] == ["checkpoint"]
     tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=env,
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "3 passed" in tests.stdout
@@ -520,20 +628,31 @@ def test_answers_file_must_be_a_regular_file(tmp_path):
     fifo = tmp_path / "answers.fifo"
     os.mkfifo(fifo)
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    for source, fragment in [(fifo, "is a named pipe (FIFO), not a regular file"),
-                             (Path("/dev/zero"), "is a device, not a regular file"),
-                             (tmp_path, "is a folder, not a file")]:
+    for source, fragment in [
+        (fifo, "is a named pipe (FIFO), not a regular file"),
+        (Path("/dev/zero"), "is a device, not a regular file"),
+        (tmp_path, "is a folder, not a file"),
+    ]:
         proc = subprocess.run(
             [sys.executable, "-m", "snippetgen", "new", str(tmp_path / "p"), "--from", str(source)],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert proc.returncode == 2 and proc.stdout == "", proc.stderr
         assert proc.stderr.count("\n") == 1 and fragment in proc.stderr, proc.stderr
         assert not (tmp_path / "p").exists()
 
 
-TITLES = ['"Quoted" title with """triple""" quotes', 'ends in a backslash \\', "'single' and \\n text",
-          '"', "x" * 150]
+TITLES = [
+    '"Quoted" title with """triple""" quotes',
+    "ends in a backslash \\",
+    "'single' and \\n text",
+    '"',
+    "x" * 150,
+]
 
 
 def test_the_script_title_reaches_the_project_as_literals(tmp_path, monkeypatch):
@@ -551,8 +670,10 @@ def test_the_script_title_reaches_the_project_as_literals(tmp_path, monkeypatch)
     end = text.index('"""', 3) + 3
     template.write_text("{{ p.doc }}" + text[end:])
     meta = root / "train" / "recipe.toml"
-    meta.write_text(meta.read_text() + '\n[[params]]\nname = "doc"\ntype = "str"\ndefault = "Train."\n'
-                    'help = "the docstring"\n')
+    meta.write_text(
+        meta.read_text() + '\n[[params]]\nname = "doc"\ntype = "str"\ndefault = "Train."\n'
+        'help = "the docstring"\n'
+    )
     monkeypatch.setenv("SNIPPETGEN_PATH", str(root))
     catalog = load_catalog()
     assert not catalog.broken, catalog.broken

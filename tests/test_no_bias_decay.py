@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import load_module, read_metrics, write_script
+from helpers import load_module, read_metrics, write_script
 from snippetgen import load_catalog
 from snippetgen.errors import ConflictError
 from snippetgen.rendering import RenderRequest, render
@@ -68,10 +68,16 @@ def test_optimizer_groups_cover_each_trainable_parameter_once(tmp_path, optimize
     groups = mod.weight_decay_groups(model, 0.1)
     names = {id(p): n for n, p in model.named_parameters()}
     assert sorted(names[id(p)] for p in groups[0]["params"]) == [
-        "fc.weight", "features.0.weight", "features.3.weight"
+        "fc.weight",
+        "features.0.weight",
+        "features.3.weight",
     ]
     assert sorted(names[id(p)] for p in groups[1]["params"]) == [
-        "fc.bias", "features.1.bias", "features.1.weight", "features.4.bias", "features.4.weight"
+        "fc.bias",
+        "features.1.bias",
+        "features.1.weight",
+        "features.4.bias",
+        "features.4.weight",
     ]
 
 

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -17,9 +17,21 @@ def wheel(tmp_path_factory):
     pytest.importorskip("hatchling")
     out = tmp_path_factory.mktemp("dist")
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(out), str(ROOT)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     (path,) = out.glob("snippetgen-*.whl")
@@ -41,15 +53,26 @@ def test_wheel_renders_from_another_directory(wheel, tmp_path):
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     proc = subprocess.run(
-        [sys.executable, "-c",
-         "import snippetgen, sys; from snippetgen.cli import main; sys.argv=['snippetgen', "
-         "'render', 'mixup', '--alpha', '0.3', '-o', 'train.py']; main()"],
-        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "import snippetgen, sys; from snippetgen.cli import main; sys.argv=['snippetgen', "
+            "'render', 'mixup', '--alpha', '0.3', '-o', 'train.py']; main()",
+        ],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     check = subprocess.run(
         [sys.executable, "-c", "import snippetgen.catalog as c; print(c.builtin_dir())"],
-        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60,
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert str(site) in check.stdout
     assert "default=0.3" in (elsewhere / "train.py").read_text().replace(" ", "")

@@ -12,16 +12,29 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT
+from helpers import ROOT
 
 CASES = ["parent-file", "parent-missing", "existing-file"]
 
 
 def test_probe_counts_clean_refusals_of_output_targets(tmp_path):
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "probe.py"), "--quick", "--json",
-         "--channels", "output-targets", "--cases", ",".join(CASES), "--workers", "1"],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "probe.py"),
+            "--quick",
+            "--json",
+            "--channels",
+            "output-targets",
+            "--cases",
+            ",".join(CASES),
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
         env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     assert proc.returncode == 0, proc.stderr

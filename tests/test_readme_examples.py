@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
+from helpers import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 INSTALLS = re.compile(r"^pip install\b")
@@ -66,17 +66,26 @@ def _shell_env(home: Path) -> dict[str, str]:
     if shutil.which("snippetgen", path=str(bin_dir)) is None:  # no console script: a shim
         shim = home / ".bin"
         shim.mkdir()
-        for name, target in (("snippetgen", f"{sys.executable} -m snippetgen"),
-                             ("python", sys.executable)):
+        for name, target in (
+            ("snippetgen", f"{sys.executable} -m snippetgen"),
+            ("python", sys.executable),
+        ):
             (shim / name).write_text(f'#!/bin/sh\nexec {target} "$@"\n')
             (shim / name).chmod(0o755)
         bin_dir = shim
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SNIPPETGEN_", "PYTEST", "COLUMNS", "NO_COLOR"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SNIPPETGEN_", "PYTEST", "COLUMNS", "NO_COLOR"))
+    }
     env.update(
-        HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), XDG_CONFIG_HOME=str(home / ".config"),
-        SNIPPETGEN_PATH=str(home / "my-recipes"), PATH=f"{bin_dir}{os.pathsep}{env['PATH']}",
-        SHELL="/bin/bash", OMP_NUM_THREADS="1",
+        HOME=str(home),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        SNIPPETGEN_PATH=str(home / "my-recipes"),
+        PATH=f"{bin_dir}{os.pathsep}{env['PATH']}",
+        SHELL="/bin/bash",
+        OMP_NUM_THREADS="1",
     )
     return env
 
@@ -91,7 +100,11 @@ def test_readme_examples_run_in_order_in_an_empty_folder(tmp_path):
         # the last one), so --install-completion finds the shell it completes for
         proc = subprocess.run(
             ["bash", "-c", f"set -o pipefail\n{line}\nstatus=$?; exit $status"],
-            cwd=home, env=env, capture_output=True, text=True, timeout=300,
+            cwd=home,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert proc.returncode == 0, f"{line}\nexit {proc.returncode}\n{proc.stderr}"
         assert "Traceback" not in proc.stderr, line
@@ -109,5 +122,6 @@ def test_readme_examples_run_in_order_in_an_empty_folder(tmp_path):
     assert (home / "my-project" / "pyproject.toml").is_file()
     assert any("snippetgen" in path.name for path in home.rglob("*completion*")) or any(
         "snippetgen" in path.read_text(errors="replace")
-        for path in home.glob(".*rc") if path.is_file()
+        for path in home.glob(".*rc")
+        if path.is_file()
     )

@@ -7,7 +7,7 @@ import random
 import torch
 from torch.utils.data import Dataset
 
-from conftest import load_module, write_script
+from helpers import load_module, write_script
 
 FAST = ["--train-size", "96", "--val-size", "32", "--epochs", "2"]
 
@@ -41,7 +41,9 @@ def test_two_runs_with_workers_are_identical(tmp_path):
     try:
         a = mod.main(["--output-dir", str(tmp_path / "a"), "--num-workers", "2", *FAST])
         b = mod.main(["--output-dir", str(tmp_path / "b"), "--num-workers", "2", *FAST])
-        c = mod.main(["--output-dir", str(tmp_path / "c"), "--num-workers", "2", "--seed", "5", *FAST])
+        c = mod.main(
+            ["--output-dir", str(tmp_path / "c"), "--num-workers", "2", "--seed", "5", *FAST]
+        )
     finally:
         torch.use_deterministic_algorithms(False)
     assert a == b
@@ -72,6 +74,11 @@ def test_seed_everything_sets_every_generator_and_flag(tmp_path):
 def test_loader_uses_worker_init_fn(tmp_path):
     mod = load_module(write_script(tmp_path, "reproducible", {}))
     args = mod.parse_args(["--num-workers", "2"])
-    loader = mod.make_loader(mod.build_datasets(args)[0], args, torch.device("cpu"), shuffle=True,
-                             generator=torch.Generator())
+    loader = mod.make_loader(
+        mod.build_datasets(args)[0],
+        args,
+        torch.device("cpu"),
+        shuffle=True,
+        generator=torch.Generator(),
+    )
     assert loader.worker_init_fn is mod.seed_worker

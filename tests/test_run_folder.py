@@ -20,18 +20,32 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT, load_module, run_script, write_script
+from helpers import ROOT, load_module, run_script, write_script
 
 TINY = ["--train-size", "64", "--val-size", "32", "--batch-size", "16", "--image-size", "8"]
 # a run that cannot end before the test acts on it; 16 batches per epoch
-ENDLESS = ["--epochs", "1000", "--train-size", "256", "--val-size", "32", "--batch-size", "16",
-           "--image-size", "8"]
+ENDLESS = [
+    "--epochs",
+    "1000",
+    "--train-size",
+    "256",
+    "--val-size",
+    "32",
+    "--batch-size",
+    "16",
+    "--image-size",
+    "8",
+]
 
 
 def start(script: Path, *args: str, **kwargs) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(script), *args], cwd=script.parent, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, **kwargs,
+        [sys.executable, str(script), *args],
+        cwd=script.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
     )
 
 
@@ -198,8 +212,9 @@ folder.mkdir()
 import os
 print(train.lock_run_folder(folder), train.lock_run_folder(folder), os.getpid())
 """
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=240)
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=240
+    )
     assert proc.returncode == 0, proc.stderr
     first, second, pid = proc.stdout.split()
     assert (first, second) == ("None", pid), "locked once, then refused naming the holder"
@@ -215,9 +230,23 @@ def test_torchrun_into_a_busy_folder_every_rank_exits_2_without_hanging(tmp_path
         holder.send_signal(signal.SIGSTOP)
         before = files(out)
         proc = subprocess.run(
-            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-             "2", str(script), "--output-dir", "out", "--overwrite", *TINY],
-            capture_output=True, text=True, timeout=240, cwd=tmp_path,
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                "--nproc_per_node",
+                "2",
+                str(script),
+                "--output-dir",
+                "out",
+                "--overwrite",
+                *TINY,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            cwd=tmp_path,
             env={**os.environ, "OMP_NUM_THREADS": "1"},
         )
         assert files(out) == before
@@ -255,8 +284,9 @@ def test_a_run_killed_after_overwrite_leaves_nothing_for_resume(tmp_path):
     assert "Traceback" not in resumed.stderr
 
 
-def test_an_overwrite_that_fails_midway_has_deleted_the_checkpoints_first(tmp_path, capsys,
-                                                                         monkeypatch):
+def test_an_overwrite_that_fails_midway_has_deleted_the_checkpoints_first(
+    tmp_path, capsys, monkeypatch
+):
     mod = load_module(write_script(tmp_path, "checkpoint", {}))
     out = tmp_path / "out"
     mod.main(["--output-dir", str(out), "--epochs", "1", *TINY])
@@ -350,9 +380,7 @@ def test_sigint_during_training_keeps_a_checkpoint_that_resumes(tmp_path, delay)
     assert 1 <= done <= len(whole_lines(out / "metrics.jsonl"))
     args = [a for a in ENDLESS if a not in ("--epochs", "1000")]
     run_script(script, "--output-dir", "out", "--resume", "--epochs", str(done + 1), *args)
-    assert [row["epoch"] for row in whole_lines(out / "metrics.jsonl")] == list(
-        range(1, done + 2)
-    )
+    assert [row["epoch"] for row in whole_lines(out / "metrics.jsonl")] == list(range(1, done + 2))
     assert not [p.name for p in out.iterdir() if ".tmp" in p.name], "no half-written save"
 
 
@@ -360,8 +388,9 @@ def test_ctrl_c_to_the_process_group_with_dataloader_workers(tmp_path):
     """A terminal's Ctrl-C signals the whole foreground group: the workers get it too."""
     script = write_script(tmp_path, "checkpoint", {}, name="train.py")
     out = tmp_path / "out"
-    run = start(script, "--output-dir", "out", "--num-workers", "1", *ENDLESS,
-                start_new_session=True)
+    run = start(
+        script, "--output-dir", "out", "--num-workers", "1", *ENDLESS, start_new_session=True
+    )
     with reaped(run):
         epochs_logged(run, 2)
         os.killpg(run.pid, signal.SIGINT)
@@ -422,9 +451,11 @@ def test_a_folder_even_root_cannot_write_is_one_sentence(tmp_path):
     assert stderr.startswith("error: cannot write to the output folder /sys/kernel: ")
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
-                    reason="root writes into a read-only folder anyway; "
-                    "test_a_folder_even_root_cannot_write_is_one_sentence covers root")
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0,
+    reason="root writes into a read-only folder anyway; "
+    "test_a_folder_even_root_cannot_write_is_one_sentence covers root",
+)
 def test_read_only_output_dir_is_one_sentence(tmp_path):
     script = write_script(tmp_path, "train", {}, name="train.py")
     (tmp_path / "ro").mkdir()
@@ -442,4 +473,6 @@ def test_default_runs_folder_that_is_a_file_is_one_sentence(tmp_path):
     (tmp_path / "runs").write_text("not a folder")
     proc = run_script(script, *TINY, check=False)
     assert proc.returncode == 2
-    assert proc.stderr == "error: cannot write to the output folder runs: it is a file, not a folder\n"
+    assert (
+        proc.stderr == "error: cannot write to the output folder runs: it is a file, not a folder\n"
+    )

@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch.optim import lr_scheduler
 
-from conftest import load_module, read_metrics, run_script, write_script
+from helpers import load_module, read_metrics, run_script, write_script
 from snippetgen import load_catalog
 from snippetgen.errors import ConflictError
 from snippetgen.rendering import RenderRequest, render
@@ -41,7 +41,11 @@ def train(mod, out, *extra: str) -> tuple[list[dict], list[warnings.WarningMessa
 
 def scheduler_warnings(caught) -> list[str]:
     """Messages about scheduler misuse (e.g. step() before optimizer.step(), deprecations)."""
-    return [str(w.message) for w in caught if "lr_scheduler" in w.filename or "scheduler" in str(w.message)]
+    return [
+        str(w.message)
+        for w in caught
+        if "lr_scheduler" in w.filename or "scheduler" in str(w.message)
+    ]
 
 
 def capture_scheduler(mod) -> list:
@@ -64,13 +68,19 @@ def capture_scheduler(mod) -> list:
 def warmup_closed_form(epoch, *, lr, factor, warmup, epochs, min_lr):
     if epoch < warmup:
         return lr * (factor + (1 - factor) * epoch / warmup)
-    return min_lr + (lr - min_lr) * (1 + math.cos(math.pi * (epoch - warmup) / (epochs - warmup))) / 2
+    return (
+        min_lr + (lr - min_lr) * (1 + math.cos(math.pi * (epoch - warmup) / (epochs - warmup))) / 2
+    )
 
 
 def test_warmup_logged_lr_is_linear_warmup_then_cosine(tmp_path):
     epochs, warmup, factor, min_lr = 8, 3, 0.2, 0.004
-    params = {"epochs": epochs, "warmup-epochs": warmup, "warmup-start-factor": factor,
-              "min-lr": min_lr}
+    params = {
+        "epochs": epochs,
+        "warmup-epochs": warmup,
+        "warmup-start-factor": factor,
+        "min-lr": min_lr,
+    }
     mod = load_module(write_script(tmp_path, "warmup", params))
     built = capture_scheduler(mod)
     history, caught = train(mod, tmp_path / "run")
@@ -87,7 +97,9 @@ def test_warmup_logged_lr_is_linear_warmup_then_cosine(tmp_path):
     reference = lr_scheduler.SequentialLR(
         optimizer,
         [
-            lr_scheduler.LinearLR(optimizer, start_factor=factor, end_factor=1.0, total_iters=warmup),
+            lr_scheduler.LinearLR(
+                optimizer, start_factor=factor, end_factor=1.0, total_iters=warmup
+            ),
             lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs - warmup, eta_min=min_lr),
         ],
         milestones=[warmup],
@@ -114,7 +126,12 @@ def test_warmup_logged_lr_is_linear_warmup_then_cosine(tmp_path):
 def test_warmup_defaults_fit_the_default_epochs_and_a_too_long_warmup_warns(tmp_path, capsys):
     mod = load_module(write_script(tmp_path, "warmup"))
     args = mod.parse_args([])
-    assert (args.epochs, args.warmup_epochs, args.warmup_start_factor, args.min_lr) == (5, 2, 0.1, 0.0)
+    assert (args.epochs, args.warmup_epochs, args.warmup_start_factor, args.min_lr) == (
+        5,
+        2,
+        0.1,
+        0.0,
+    )
     assert capsys.readouterr().err == ""
     # a quick trial shorter than the warmup runs (the first epochs of the ramp), with a warning
     args = mod.parse_args(["--epochs", "2", "--warmup-epochs", "4"])
@@ -128,31 +145,61 @@ def test_warmup_defaults_fit_the_default_epochs_and_a_too_long_warmup_warns(tmp_
         scheduler.step()
     assert lrs == pytest.approx([LR * 0.1, LR * (0.1 + 0.9 / 4)])
     # out-of-range values are refused by the script's own checks
-    for bad in (["--warmup-start-factor", "0"], ["--warmup-start-factor", "1.5"],
-                ["--warmup-epochs", "0"], ["--min-lr", "-1"]):
+    for bad in (
+        ["--warmup-start-factor", "0"],
+        ["--warmup-start-factor", "1.5"],
+        ["--warmup-epochs", "0"],
+        ["--min-lr", "-1"],
+    ):
         with pytest.raises(SystemExit) as info:
             mod.parse_args(bad)
         assert info.value.code == 2
 
 
 @pytest.mark.parametrize(("epochs", "warned"), [(2, True), (3, True), (4, False)])
-def test_no_decay_is_warned_when_the_last_epoch_is_the_first_of_the_cosine(tmp_path, cli, epochs, warned):
+def test_no_decay_is_warned_when_the_last_epoch_is_the_first_of_the_cosine(
+    tmp_path, cli, epochs, warned
+):
     """With --warmup-epochs 2, epoch 3 is the cosine's first and trains at the full lr: a run
     of at most 3 epochs never trains at a decayed lr, and says so (the script and render)."""
     warning = f"warning: --epochs {epochs} with --warmup-epochs 2: the learning rate never decays"
     if epochs > 2:  # the boundary, run for real (a shorter run is checked above)
         script = write_script(tmp_path, "warmup")
         out = tmp_path / f"run{epochs}"
-        proc = run_script(script, "--epochs", str(epochs), "--warmup-epochs", "2",
-                          "--train-size", "32", "--val-size", "16", "--batch-size", "16",
-                          "--image-size", "8", "--output-dir", str(out))
+        proc = run_script(
+            script,
+            "--epochs",
+            str(epochs),
+            "--warmup-epochs",
+            "2",
+            "--train-size",
+            "32",
+            "--val-size",
+            "16",
+            "--batch-size",
+            "16",
+            "--image-size",
+            "8",
+            "--output-dir",
+            str(out),
+        )
         logged = [r["lr"] for r in read_metrics(out)]
         decayed = any(lr < LR * (1 - 1e-9) for lr in logged[2:])  # after the warmup's 2 epochs
         assert decayed is not warned
         assert (warning in proc.stderr) is warned
     target = tmp_path / f"t{epochs}.py"
-    code, _, err = cli("render", "train", "--with", "warmup", "--epochs", str(epochs),
-                       "--warmup-epochs", "2", "-o", str(target))
+    code, _, err = cli(
+        "render",
+        "train",
+        "--with",
+        "warmup",
+        "--epochs",
+        str(epochs),
+        "--warmup-epochs",
+        "2",
+        "-o",
+        str(target),
+    )
     assert code == 0 and err.splitlines()[0] == f"wrote {target}"
     assert (warning in err) is warned and len(err.splitlines()) == 1 + warned
     code, out, err = cli("show", "warmup", "--epochs", str(epochs))
@@ -197,7 +244,9 @@ KINDS = {
     ),
     "cosine-restarts": (
         ["--t0", "2", "--t-mult", "2", "--min-lr", "0.001"],
-        lambda opt, spe: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2, eta_min=0.001),
+        lambda opt, spe: lr_scheduler.CosineAnnealingWarmRestarts(
+            opt, T_0=2, T_mult=2, eta_min=0.001
+        ),
     ),
     "onecycle": (
         ["--max-lr", "0.2"],
@@ -217,7 +266,10 @@ KINDS = {
     "chained": (
         ["--exp-gamma", "0.9", "--step-size", "2", "--gamma", "0.5"],
         lambda opt, spe: lr_scheduler.ChainedScheduler(
-            [lr_scheduler.ExponentialLR(opt, gamma=0.9), lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)]
+            [
+                lr_scheduler.ExponentialLR(opt, gamma=0.9),
+                lr_scheduler.StepLR(opt, step_size=2, gamma=0.5),
+            ]
         ),
     ),
 }
@@ -300,8 +352,9 @@ def test_every_kind_logs_the_torch_schedulers_own_sequence(tmp_path, lr_script, 
 
 def test_multistep_50_70_decays_at_epoch_50_not_51(tmp_path, lr_script):
     mod = load_module(lr_script)
-    args = mod.parse_args(["--kind", "multistep", "--milestones", "50,70", "--lr", "0.1",
-                           "--epochs", "80"])
+    args = mod.parse_args(
+        ["--kind", "multistep", "--milestones", "50,70", "--lr", "0.1", "--epochs", "80"]
+    )
     optimizer = dummy_optimizer(args.lr)
     scheduler = mod.build_scheduler(optimizer, args, 1)
     lrs = []
@@ -331,12 +384,25 @@ def test_lr_schedule_options_and_checks(tmp_path, lr_script, capsys):
     with pytest.raises(SystemExit):
         mod.parse_args(["--help"])
     help_text = capsys.readouterr().out
-    for option in ("--kind", "--plateau-patience", "--plateau-factor", "--max-lr", "--base-lr",
-                   "--t0", "--t-mult", "--milestones"):
+    for option in (
+        "--kind",
+        "--plateau-patience",
+        "--plateau-factor",
+        "--max-lr",
+        "--base-lr",
+        "--t0",
+        "--t-mult",
+        "--milestones",
+    ):
         assert option in help_text
     assert "--patience " not in help_text  # early-stopping's name stays free
-    for bad in (["--kind", "linear"], ["--gamma", "1"], ["--milestones", "30,x"],
-                ["--kind", "cyclic", "--base-lr", "0.2", "--max-lr", "0.1"], ["--t-mult", "0"]):
+    for bad in (
+        ["--kind", "linear"],
+        ["--gamma", "1"],
+        ["--milestones", "30,x"],
+        ["--kind", "cyclic", "--base-lr", "0.2", "--max-lr", "0.1"],
+        ["--t-mult", "0"],
+    ):
         with pytest.raises(SystemExit) as info:
             mod.parse_args(bad)
         assert info.value.code == 2
@@ -346,8 +412,9 @@ def test_lr_schedule_options_and_checks(tmp_path, lr_script, capsys):
 def test_onecycle_counts_optimizer_steps_under_grad_accumulation(tmp_path):
     if "grad-accumulation" not in load_catalog().recipes:
         pytest.skip("the grad-accumulation recipe is not in this catalog")
-    script = write_script(tmp_path, "lr-schedule", {"epochs": 3, "kind": "onecycle"},
-                          with_=("grad-accumulation",))
+    script = write_script(
+        tmp_path, "lr-schedule", {"epochs": 3, "kind": "onecycle"}, with_=("grad-accumulation",)
+    )
     mod = load_module(script)
     built = capture_scheduler(mod)
     history, caught = train(mod, tmp_path / "run", "--accum-steps", "2")
@@ -373,7 +440,9 @@ def test_onecycle_counts_optimizer_steps_under_grad_accumulation(tmp_path):
 def test_per_step_kinds_keep_finetunes_per_group_lrs_in_proportion(tmp_path, kind, options):
     """--max-lr (and --base-lr) are the head's; the backbone keeps its ratio to it."""
     script = write_script(
-        tmp_path, "train", {"mode": "differential", "backbone-lr": 0.002, "head-lr": 0.02},
+        tmp_path,
+        "train",
+        {"mode": "differential", "backbone-lr": 0.002, "head-lr": 0.02},
         with_=("finetune", "lr-schedule"),
     )
     mod = load_module(script)
@@ -388,8 +457,23 @@ def test_per_step_kinds_keep_finetunes_per_group_lrs_in_proportion(tmp_path, kin
         return optimizer
 
     mod.build_optimizer = recording_optimizer
-    mod.main(["--output-dir", str(tmp_path / "run"), "--kind", kind, *options, "--epochs", "2",
-              "--train-size", "48", "--val-size", "16", "--batch-size", "16"])
+    mod.main(
+        [
+            "--output-dir",
+            str(tmp_path / "run"),
+            "--kind",
+            kind,
+            *options,
+            "--epochs",
+            "2",
+            "--train-size",
+            "48",
+            "--val-size",
+            "16",
+            "--batch-size",
+            "16",
+        ]
+    )
     assert len(per_step) == 6 and len({head for _, head in per_step}) > 1  # the LR moves
     for backbone, head in per_step:
         assert backbone == pytest.approx(head / 10, rel=1e-12)

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from snippetgen.catalog import load_catalog
 from snippetgen.lookup import search, stem, terms
 
@@ -220,8 +220,11 @@ def test_lookup_commands_never_import_black_torch_or_jinja(tmp_path):
         ["which", "mixup"],
     ]
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE.format(runs=runs)], capture_output=True, text=True,
-        timeout=120, cwd=tmp_path,
+        [sys.executable, "-c", PROBE.format(runs=runs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stderr.splitlines()[-1]

@@ -16,7 +16,7 @@ import textwrap
 import pytest
 import torch
 
-from conftest import load_module, read_metrics, write_script
+from helpers import load_module, read_metrics, write_script
 from snippetgen import lrplot
 from snippetgen.catalog import load_catalog
 from snippetgen.cheatsheet import CODE_LINES, cheatsheet, essential_code, key_code
@@ -79,7 +79,14 @@ def test_docs_name_what_they_refer_to(name):
 def test_mixup_reads_like_a_cheat_sheet(cli):
     code, out, err = cli("show", "mixup", "--color", "never")
     assert code == 0 and err == ""
-    order = ["When to use it:", "Parameters", "Pitfalls:", "Related:", "Essential code:", "Render it:"]
+    order = [
+        "When to use it:",
+        "Parameters",
+        "Pitfalls:",
+        "Related:",
+        "Essential code:",
+        "Render it:",
+    ]
     positions = [out.index(heading) for heading in order]
     assert positions == sorted(positions)
     alpha = next(line for line in out.splitlines() if line.startswith("  --alpha "))
@@ -161,10 +168,14 @@ def test_show_checkpoint_is_a_cheat_sheet_not_the_script(cli):
     _, lines = _code_part(out)
     assert len(lines) <= CODE_LINES + 1 and len(out.splitlines()) <= 110
     text = "\n".join(lines)
-    for key in ["def load_checkpoint(", "def make_checkpoint(", "load_checkpoint(",
-                "make_checkpoint(stateful, epoch + 1, best_acc, args)",
-                'atomic_save(checkpoint, output_dir / "last.pt")',
-                'atomic_save(checkpoint, output_dir / "best.pt")']:
+    for key in [
+        "def load_checkpoint(",
+        "def make_checkpoint(",
+        "load_checkpoint(",
+        "make_checkpoint(stateful, epoch + 1, best_acc, args)",
+        'atomic_save(checkpoint, output_dir / "last.pt")',
+        'atomic_save(checkpoint, output_dir / "best.pt")',
+    ]:
         assert key in text, key
     assert lines[-1] == "  full code: snippetgen render checkpoint"
     assert max(len(line) for line in out.splitlines() if not line.startswith("    ")) <= 88
@@ -268,8 +279,11 @@ def test_essential_slots_exist_in_the_template(name):
     shown = essential_code(recipe)
     for slot in recipe.essential:
         if f"# [{slot}]" not in shown:  # only a slot that renders to nothing may be missing
-            body = next(m.body for m in macros((recipe.path / "feature.py.j2").read_text())
-                        if m.name == slot)
+            body = next(
+                m.body
+                for m in macros((recipe.path / "feature.py.j2").read_text())
+                if m.name == slot
+            )
             assert not expand(body, {p.dest: p.default for p in recipe.params}).strip()
 
 
@@ -295,7 +309,14 @@ def test_conditions_pick_the_branch_jinja_would():
         {% endmacro %}
     """)
     (body,) = [m.body for m in macros(text)]
-    assert expand(body, {"kind": "step", "size": 3}).split() == ["a", "=", "3", "d", "=", "unknown_name"]
+    assert expand(body, {"kind": "step", "size": 3}).split() == [
+        "a",
+        "=",
+        "3",
+        "d",
+        "=",
+        "unknown_name",
+    ]
     assert expand(body, {"kind": "cos", "size": 3}).split()[:3] == ["b", "=", '"cos"']
     assert expand(body, {"kind": "cos", "size": 3}, ["amp"]).split()[:3] == ["c", "=", "1"]
     assert structure_problems("{% if x %}\n") and structure_problems("{% endfor %}")
@@ -320,8 +341,14 @@ def _torch_rates(make, steps: int, lr: float = 0.1) -> list[float]:
 S = torch.optim.lr_scheduler
 CLOSED_FORMS = {
     "warmup": (
-        lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.2, total_iters=4),
-                                     S.CosineAnnealingLR(o, T_max=11, eta_min=0.001)], milestones=[4]),
+        lambda o: S.SequentialLR(
+            o,
+            [
+                S.LinearLR(o, start_factor=0.2, total_iters=4),
+                S.CosineAnnealingLR(o, T_max=11, eta_min=0.001),
+            ],
+            milestones=[4],
+        ),
         lambda n: lrplot.linear_warmup_cosine(0.1, n, 4, 0.2, 0.001),
     ),
     "step": (lambda o: S.StepLR(o, step_size=4, gamma=0.5), lambda n: lrplot.step(0.1, n, 4, 0.5)),
@@ -329,7 +356,10 @@ CLOSED_FORMS = {
         lambda o: S.MultiStepLR(o, milestones=[3, 9], gamma=0.1),
         lambda n: lrplot.multistep(0.1, n, [9, 3], 0.1),
     ),
-    "exponential": (lambda o: S.ExponentialLR(o, gamma=0.9), lambda n: lrplot.exponential(0.1, n, 0.9)),
+    "exponential": (
+        lambda o: S.ExponentialLR(o, gamma=0.9),
+        lambda n: lrplot.exponential(0.1, n, 0.9),
+    ),
     "cosine": (
         lambda o: S.CosineAnnealingLR(o, T_max=15, eta_min=0.01),
         lambda n: [lrplot.cosine(0.1, t, 15, 0.01) for t in range(n)],
@@ -362,9 +392,12 @@ def test_closed_forms_equal_torch_schedulers(kind):
 
 def test_multistep_example_from_the_notes():
     rates, _ = lrplot.lr_curve(
-        "lr-schedule", {"lr": 0.1, "epochs": 80, "kind": "multistep", "milestones": [50, 70], "gamma": 0.1}
+        "lr-schedule",
+        {"lr": 0.1, "epochs": 80, "kind": "multistep", "milestones": [50, 70], "gamma": 0.1},
     )
-    assert rates[49] == 0.1 and rates[50] == pytest.approx(0.01) and rates[70] == pytest.approx(0.001)
+    assert (
+        rates[49] == 0.1 and rates[50] == pytest.approx(0.01) and rates[70] == pytest.approx(0.001)
+    )
 
 
 TINY = ["--train-size", "24", "--batch-size", "8", "--val-size", "8"]  # 3 optimizer steps per epoch
@@ -381,32 +414,59 @@ def _logged_vs_curve(tmp_path, recipe: str, given: dict, script_args: list[str])
         name = script_args[i][2:]
         param = values.get(name)
         raw = script_args[i + 1]
-        values[name] = [int(v) for v in raw.split(",")] if isinstance(param, list) else type(param)(raw)
+        values[name] = (
+            [int(v) for v in raw.split(",")] if isinstance(param, list) else type(param)(raw)
+        )
     curve, caption = lrplot.lr_curve(recipe, values)
     return logged, curve, caption
 
 
 def test_warmup_curve_is_what_the_script_logs(tmp_path):
     need("warmup")
-    given = {"epochs": 9, "warmup-epochs": 3, "warmup-start-factor": 0.2, "min-lr": 0.001, "lr": 0.1}
+    given = {
+        "epochs": 9,
+        "warmup-epochs": 3,
+        "warmup-start-factor": 0.2,
+        "min-lr": 0.001,
+        "lr": 0.1,
+    }
     logged, curve, _ = _logged_vs_curve(tmp_path, "warmup", given, [])
     assert curve is not None and logged == pytest.approx(curve, rel=1e-9)
     assert curve[0] == pytest.approx(0.02) and curve[3] == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize(
-    "kind", ["step", "multistep", "exponential", "chained", "cosine", "cosine-restarts", "onecycle", "cyclic"]
+    "kind",
+    [
+        "step",
+        "multistep",
+        "exponential",
+        "chained",
+        "cosine",
+        "cosine-restarts",
+        "onecycle",
+        "cyclic",
+    ],
 )
 def test_lr_schedule_curve_is_what_the_script_logs(tmp_path, kind):
     need("lr-schedule")
-    given = {"epochs": 7, "lr": 0.1, "step-size": 2, "milestones": [2, 5], "t0": 2, "cycle-epochs": 1}
+    given = {
+        "epochs": 7,
+        "lr": 0.1,
+        "step-size": 2,
+        "milestones": [2, 5],
+        "t0": 2,
+        "cycle-epochs": 1,
+    }
     logged, curve, _ = _logged_vs_curve(tmp_path, "lr-schedule", given, ["--kind", kind])
     assert curve is not None and logged == pytest.approx(curve, rel=1e-9), kind
 
 
 def test_show_draws_the_warmup_curve(cli):
     need("warmup")
-    code, out, err = cli("show", "warmup", "--warmup-epochs", "3", "--epochs", "20", "--color", "never")
+    code, out, err = cli(
+        "show", "warmup", "--warmup-epochs", "3", "--epochs", "20", "--color", "never"
+    )
     assert code == 0 and err == ""
     section = out.split("Learning rate per epoch")[1].split("\n\n")[0]
     rows = [line for line in section.splitlines() if "|" in line]
@@ -421,7 +481,9 @@ def test_show_draws_the_warmup_curve(cli):
 def test_plateau_has_no_curve_but_says_why(cli):
     need("lr-schedule")
     code, out, _ = cli("show", "lr-schedule", "--kind", "plateau", "--color", "never")
-    assert code == 0 and "no curve for --kind plateau" in out and "*" not in out.split("Pitfalls:")[0]
+    assert (
+        code == 0 and "no curve for --kind plateau" in out and "*" not in out.split("Pitfalls:")[0]
+    )
 
 
 def test_text_plot_puts_one_point_per_column():

@@ -42,8 +42,10 @@ def _calls(text: str, function: str) -> list[str]:
     return [
         call.args[0].value
         for call in tree.find_all(nodes.Call)
-        if isinstance(call.node, nodes.Name) and call.node.name == function
-        and call.args and isinstance(call.args[0], nodes.Const)
+        if isinstance(call.node, nodes.Name)
+        and call.node.name == function
+        and call.args
+        and isinstance(call.args[0], nodes.Const)
     ]
 
 
@@ -107,13 +109,15 @@ def every_slot(tmp_path: Path) -> Path:
     """A user feature that fills every slot."""
     folder = tmp_path / "every-slot"
     folder.mkdir()
-    (folder / "recipe.toml").write_text(textwrap.dedent("""\
+    (folder / "recipe.toml").write_text(
+        textwrap.dedent("""\
         name = "every-slot"
         kind = "feature"
         title = "Every slot"
         summary = "Test helper: fills every slot of the training script."
         order = 99
-    """))
+    """)
+    )
     macros = "".join(
         f"{{% macro {name}() %}}\n{_filler(name)}\n{{% endmacro %}}\n\n" for name in SLOTS
     )
@@ -165,7 +169,8 @@ def test_skeleton_with_explicit_columns_renders_the_same(tmp_path):
     explicit = re.sub(
         r'(?m)^( *)\{\{ (slot\("(?:imports|helpers|arguments|validate|model|setup|finish|'
         r'record|epoch_end|eval_batch|eval_result|loader_kwargs)")\) \}\}$',
-        lambda m: f"{m[1]}{{{{ {m[2]}, {len(m[1])}) }}}}", text,
+        lambda m: f"{m[1]}{{{{ {m[2]}, {len(m[1])}) }}}}",
+        text,
     )
     explicit = explicit.replace("{{ arguments() }}", "{{ arguments(4) }}")
     assert explicit.count(", ") > text.count(", ") + 10
@@ -177,8 +182,10 @@ def test_skeleton_with_explicit_columns_renders_the_same(tmp_path):
 def test_a_default_body_on_an_expression_slot_is_a_recipe_bug(tmp_path):
     shutil.copytree(SKELETON.parent, tmp_path / "train")
     copy = tmp_path / "train" / "feature.py.j2"
-    copy.write_text(copy.read_text().replace(
-        '{{ slot("batch") }}', '{% call slot("autocast") %}\npass\n{% endcall %}'
-    ))
+    copy.write_text(
+        copy.read_text().replace(
+            '{{ slot("batch") }}', '{% call slot("autocast") %}\npass\n{% endcall %}'
+        )
+    )
     with pytest.raises(RecipeBug, match="holds an expression and has no default body"):
         _raw(tmp_path, "train")

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import importlib
-import io
 import json
 import math
 import os
@@ -16,22 +14,31 @@ import pickle
 import platform
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conftest import load_module, render_code, run_script, write_script
+from helpers import import_or_skip, load, pyflakes_messages, render_code, run_script, write_script
 from snippetgen import load_catalog
 from snippetgen.cheatsheet import cheatsheet
 from snippetgen.errors import ParamValueError
 
 SNIPPETS = [
-    "env-info", "device", "cudnn-flags", "tensor-basics", "tensor-ops", "one-hot",
-    "pairwise-distance", "numpy-interop", "param-count", "weight-init", "layer-extraction",
-    "partial-load", "map-location-load",
+    "env-info",
+    "device",
+    "cudnn-flags",
+    "tensor-basics",
+    "tensor-ops",
+    "one-hot",
+    "pairwise-distance",
+    "numpy-interop",
+    "param-count",
+    "weight-init",
+    "layer-extraction",
+    "partial-load",
+    "map-location-load",
 ]
 
 # A value other than the default for every parameter of every snippet.
@@ -50,26 +57,6 @@ NON_DEFAULT = {
     "partial-load": {"num-classes": 10},
     "map-location-load": {"map-location": "auto"},
 }
-
-
-def load(tmp_path: Path, recipe: str, params: dict | None = None):
-    return load_module(write_script(tmp_path, recipe, params))
-
-
-def import_or_skip(name: str):
-    """importorskip that also skips on a broken install (torchvision raises RuntimeError)."""
-    try:
-        return importlib.import_module(name)
-    except Exception as exc:  # noqa: BLE001 - any failure means the package is unusable here
-        pytest.skip(f"{name} cannot be imported here ({type(exc).__name__}: {exc})")
-
-
-def pyflakes_messages(code: str) -> str:
-    pyflakes_api = import_or_skip("pyflakes.api")
-    reporter_mod = import_or_skip("pyflakes.reporter")
-    out, err = io.StringIO(), io.StringIO()
-    pyflakes_api.check(code, "generated.py", reporter_mod.Reporter(out, err))
-    return out.getvalue() + err.getvalue()
 
 
 def called_names(code: str) -> set[str]:
@@ -94,8 +81,12 @@ def code_only(code: str) -> str:
 
 
 def keyword_names(code: str) -> set[str]:
-    return {kw.arg for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Call)
-            for kw in node.keywords}
+    return {
+        kw.arg
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, ast.Call)
+        for kw in node.keywords
+    }
 
 
 def assert_one_sentence_exit(proc: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -186,8 +177,14 @@ def test_device_cpu_choice_runs_in_process(tmp_path):
 
 
 def test_device_missing_accelerator_exits_with_one_sentence(tmp_path):
-    missing = [name for name, ok in (("cuda", torch.cuda.is_available()),
-                                     ("mps", torch.backends.mps.is_available())) if not ok]
+    missing = [
+        name
+        for name, ok in (
+            ("cuda", torch.cuda.is_available()),
+            ("mps", torch.backends.mps.is_available()),
+        )
+        if not ok
+    ]
     if not missing:
         pytest.skip("both CUDA and MPS are available here")
     script = write_script(tmp_path, "device", {"device": missing[0]})
@@ -213,8 +210,9 @@ def test_device_visible_devices_spelled_right_and_set_before_torch(tmp_path):
 # --- cudnn-flags ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode,warn_only", [("deterministic", False), ("deterministic", True),
-                                            ("benchmark", False)])
+@pytest.mark.parametrize(
+    "mode,warn_only", [("deterministic", False), ("deterministic", True), ("benchmark", False)]
+)
 def test_cudnn_flags_are_consistent(tmp_path, restore_determinism, mode, warn_only):
     mod = load(tmp_path, "cudnn-flags", {"mode": mode, "warn-only": warn_only})
     torch.backends.cudnn.benchmark = True  # the seed's state: benchmark on, then deterministic
@@ -339,8 +337,12 @@ def test_pairwise_distance_equals_cdist(tmp_path):
             assert torch.allclose(ours, torch.cdist(x1, x2, p=p), rtol=1e-4, atol=1e-4), (p, n)
         batch_a = torch.randn(3, 6, 4, generator=generator)
         batch_b = torch.randn(3, 2, 4, generator=generator)
-        assert torch.allclose(mod.pairwise_distance(batch_a, batch_b, p),
-                              torch.cdist(batch_a, batch_b, p=p), rtol=1e-5, atol=1e-5)
+        assert torch.allclose(
+            mod.pairwise_distance(batch_a, batch_b, p),
+            torch.cdist(batch_a, batch_b, p=p),
+            rtol=1e-5,
+            atol=1e-5,
+        )
 
 
 def _points(n, m, d):
@@ -384,10 +386,13 @@ def test_numpy_interop_shares_and_copies_as_stated(tmp_path, capsys):
 def test_numpy_interop_without_numpy_exits_with_one_sentence(tmp_path):
     script = write_script(tmp_path, "numpy-interop")
     assert "# Requires: numpy" in script.read_text()
-    runner = ("import runpy, sys, torch; sys.modules['numpy'] = None; "
-              f"runpy.run_path({str(script)!r}, run_name='__main__')")
-    proc = subprocess.run([sys.executable, "-c", runner], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
+    runner = (
+        "import runpy, sys, torch; sys.modules['numpy'] = None; "
+        f"runpy.run_path({str(script)!r}, run_name='__main__')"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", runner], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert_one_sentence_exit(proc, "needs numpy", "pip install numpy")
 
 
@@ -582,8 +587,9 @@ def test_map_location_unavailable_device_exits_with_one_sentence(tmp_path):
 
 
 @pytest.mark.parametrize("recipe", SNIPPETS)
-def test_renders_clean_with_non_default_values_and_runs(tmp_path, recipe, monkeypatch,
-                                                         restore_determinism):
+def test_renders_clean_with_non_default_values_and_runs(
+    tmp_path, recipe, monkeypatch, restore_determinism
+):
     if recipe == "numpy-interop":
         import_or_skip("numpy")
     params = NON_DEFAULT[recipe]

@@ -5,8 +5,6 @@ property its row in RECIPES.md names, from the test side where it can."""
 from __future__ import annotations
 
 import ast
-import importlib
-import io
 import math
 import os
 import subprocess
@@ -18,13 +16,33 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conftest import load_module, render_code, run_script, state_equal, write_script
+from helpers import (
+    import_or_skip,
+    importable,
+    load,
+    load_module,
+    pyflakes_messages,
+    render_code,
+    run_script,
+    state_equal,
+    write_script,
+)
 from snippetgen import load_catalog
 
 SNIPPETS = [
-    "modulelist-vs-sequential", "eval-loop", "train-eval-modes", "custom-loss", "dice-loss",
-    "iou-loss", "focal-loss", "get-lr", "feature-extraction", "timm-finetune", "transforms",
-    "profiler", "argparse-config",
+    "modulelist-vs-sequential",
+    "eval-loop",
+    "train-eval-modes",
+    "custom-loss",
+    "dice-loss",
+    "iou-loss",
+    "focal-loss",
+    "get-lr",
+    "feature-extraction",
+    "timm-finetune",
+    "transforms",
+    "profiler",
+    "argparse-config",
 ]
 
 # A value other than the default for every parameter of every snippet.
@@ -44,35 +62,6 @@ NON_DEFAULT = {
     "argparse-config": {"lr": 0.05, "batch-size": 8, "epochs": 3},
 }
 NEEDS = {"timm-finetune": "timm", "transforms": "torchvision"}
-
-
-def load(tmp_path: Path, recipe: str, params: dict | None = None):
-    return load_module(write_script(tmp_path, recipe, params))
-
-
-def import_or_skip(name: str):
-    """importorskip that also skips on a broken install (torchvision raises RuntimeError)."""
-    try:
-        return importlib.import_module(name)
-    except Exception as exc:  # noqa: BLE001 - any failure means the package is unusable here
-        pytest.skip(f"{name} cannot be imported here ({type(exc).__name__}: {exc})")
-
-
-def importable(name: str) -> bool:
-    try:
-        importlib.import_module(name)
-    except Exception:  # noqa: BLE001
-        return False
-    return True
-
-
-def pyflakes_messages(code: str) -> str:
-    from pyflakes.api import check
-    from pyflakes.reporter import Reporter
-
-    out, err = io.StringIO(), io.StringIO()
-    check(code, "<render>", Reporter(out, err))
-    return out.getvalue() + err.getvalue()
 
 
 def code_names(code: str) -> set[str]:
@@ -127,13 +116,17 @@ def test_default_render_is_clean_standalone_script(recipe):
             imported |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module.split(".")[0])
-    allowed = set(sys.stdlib_module_names) | {"torch"} | ({NEEDS[recipe]} if recipe in NEEDS else set())
+    allowed = (
+        set(sys.stdlib_module_names) | {"torch"} | ({NEEDS[recipe]} if recipe in NEEDS else set())
+    )
     assert imported <= allowed, imported - allowed
     # current APIs only, none of the seeds' typos
     assert not code_names(code) & {"ToTensor", "use_cuda", "verbose", "bottleneck", "Moudle"}
     torch_attrs = {
-        node.attr for node in ast.walk(tree)
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
         and node.value.id == "torch"
     }
     assert "zero_grad" not in torch_attrs  # torch.zero_grad() does not exist
@@ -176,8 +169,12 @@ def test_metadata_pitfalls_aliases_and_search(cli):
     assert code == 0 and "batch-mean BCE" in out
     code, out, _ = cli("show", "eval-loop")
     assert code == 0 and "torch.zero_grad()" in out
-    for query, expected in [("焦点损失", "focal-loss"), ("得到当前学习率", "get-lr"),
-                            ("统计代码各部分耗时", "profiler"), ("使用argparse进行调参", "argparse-config")]:
+    for query, expected in [
+        ("焦点损失", "focal-loss"),
+        ("得到当前学习率", "get-lr"),
+        ("统计代码各部分耗时", "profiler"),
+        ("使用argparse进行调参", "argparse-config"),
+    ]:
         code, out, _ = cli("search", query)
         assert code == 0 and out.split()[0] == expected, (query, out)
 
@@ -563,8 +560,12 @@ def test_timm_render_clean_and_clear_exit_without_timm(tmp_path, monkeypatch):
     assert str(exc.value.code).startswith("This snippet needs timm")
     monkeypatch.undo()
     broken = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, env=broken_package(tmp_path, "timm"),
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=broken_package(tmp_path, "timm"),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert_one_clear_sentence(broken, "timm")
     assert "built for another torch" in broken.stderr
@@ -602,8 +603,9 @@ def test_timm_freeze_backbone_trains_only_the_head(tmp_path):
 
 def test_timm_real_model_output_shape(tmp_path):
     timm = import_or_skip("timm")
-    mod = load(tmp_path, "timm-finetune", {"model-name": "resnet18", "num-classes": 5,
-                                           "image-size": 64})
+    mod = load(
+        tmp_path, "timm-finetune", {"model-name": "resnet18", "num-classes": 5, "image-size": 64}
+    )
     mod.main()
     model = mod.build_model(timm, "resnet18", 5)
     model.eval()
@@ -627,8 +629,12 @@ def test_transforms_render_clean_and_clear_exit_without_torchvision(tmp_path, mo
     assert str(exc.value.code).startswith("This snippet needs a working torchvision")
     monkeypatch.undo()
     broken = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, env=broken_package(tmp_path, "torchvision"),
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=broken_package(tmp_path, "torchvision"),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert_one_clear_sentence(broken, "torchvision")
 

@@ -95,12 +95,15 @@ def test_sandbox_escapes_are_refused(user_dir, cli, payload):
 
 
 def test_undefined_name_reported_with_recipe_and_template_line(user_dir, cli):
-    user_dir("undefined", """\
+    user_dir(
+        "undefined",
+        """\
         \"\"\"Uses a name the template never gets.\"\"\"
 
         X = 1
         Y = {{ not_a_parameter }}
-    """)
+    """,
+    )
     line = _bug_sentence(cli("render", "undefined"), "undefined")
     assert "'not_a_parameter' is undefined" in line
     assert "undefined/snippet.py.j2 line 4" in line
@@ -133,9 +136,21 @@ def test_missing_parameter_attribute_is_undefined_too(user_dir, cli):
             "product too large",
         ),
     ],
-    ids=["syntax", "unused-import", "undefined-name", "jinja-syntax", "zero-division",
-         "huge-range", "recursion", "include-outside", "include-other-recipe", "non-literal",
-         "huge-power", "huge-repetition", "squaring-loop"],
+    ids=[
+        "syntax",
+        "unused-import",
+        "undefined-name",
+        "jinja-syntax",
+        "zero-division",
+        "huge-range",
+        "recursion",
+        "include-outside",
+        "include-other-recipe",
+        "non-literal",
+        "huge-power",
+        "huge-repetition",
+        "squaring-loop",
+    ],
 )
 def test_bad_templates_are_recipe_bugs_never_printed(user_dir, cli, template, problem):
     user_dir("broken", template)
@@ -147,21 +162,29 @@ def test_bad_templates_are_recipe_bugs_never_printed(user_dir, cli, template, pr
 
 
 def test_feature_macro_that_is_not_a_slot_is_refused(user_dir, cli):
-    user_dir("odd-feature", """\
+    user_dir(
+        "odd-feature",
+        """\
         {% macro not_a_slot() %}
         x = 1
         {% endmacro %}
-    """, kind="feature")
+    """,
+        kind="feature",
+    )
     line = _refused_sentence(cli("render", "odd-feature"), "odd-feature")
     assert "'not_a_slot' is not a" in line and "slot" in line
 
 
 def test_feature_code_that_breaks_the_script_is_refused(user_dir, cli):
-    user_dir("bad-loss", """\
+    user_dir(
+        "bad-loss",
+        """\
         {% macro loss() %}
         loss = loss * scale_that_does_not_exist
         {% endmacro %}
-    """, kind="feature")
+    """,
+        kind="feature",
+    )
     line = _bug_sentence(cli("render", "bad-loss"), "bad-loss")
     assert "undefined name 'scale_that_does_not_exist'" in line
 
@@ -178,13 +201,16 @@ def test_values_are_data_to_jinja_not_template_code(user_dir, cli):
     """A str value full of Jinja is inserted as a literal, never rendered."""
     root = user_dir.root
     user_dir("echo", "LABEL = {{ p.label }}\nprint(LABEL)\n")
-    (root / "echo" / "recipe.toml").write_text(META.format(name="echo", kind="snippet") + """
+    (root / "echo" / "recipe.toml").write_text(
+        META.format(name="echo", kind="snippet")
+        + """
 [[params]]
 name = "label"
 type = "str"
 default = "x"
 help = "text"
-""")
+"""
+    )
     code, out, err = cli("render", "echo", "--label", "{{ ''.__class__ }}{% raw %}")
     assert code == 0, err
     assert "LABEL = \"{{ ''.__class__ }}{% raw %}\"" in out
@@ -193,7 +219,9 @@ help = "text"
 def test_broken_user_recipe_is_skipped_with_one_warning(user_dir, cli):
     root = user_dir.root
     (root / "bad-meta").mkdir()
-    (root / "bad-meta" / "recipe.toml").write_text('name = "bad-meta"\nkind = "snippet"\nunknown = 1\n')
+    (root / "bad-meta" / "recipe.toml").write_text(
+        'name = "bad-meta"\nkind = "snippet"\nunknown = 1\n'
+    )
     code, out, err = cli("list")
     assert code == 0 and "bad-meta" not in out
     assert err.count("warning: skipped: Broken recipe at") == 1
@@ -206,7 +234,10 @@ def test_a_recipe_bug_is_one_sentence_in_a_real_process(user_dir, tmp_path):
     user_dir("escape", "{{ ''.__class__.__mro__ }}\n")
     proc = subprocess.run(
         [sys.executable, "-m", "snippetgen", "render", "escape"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert proc.returncode == 3 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
@@ -215,10 +246,12 @@ def test_a_recipe_bug_is_one_sentence_in_a_real_process(user_dir, tmp_path):
 
 DEEP = {
     "unary-minus": ("x = {% for i in range(20000) %}-{% endfor %}1\nprint(x)\n", "nest too deeply"),
-    "long-sum": ("x = 1{% for i in range(20000) %} + 1{% endfor %}\n\nprint(x)\n", "nest too deeply"),
+    "long-sum": (
+        "x = 1{% for i in range(20000) %} + 1{% endfor %}\n\nprint(x)\n",
+        "nest too deeply",
+    ),
     "attribute-chain": ("x = print{% for i in range(5000) %}.a{% endfor %}\n\n", "nest too deeply"),
-    "parentheses": ("x = " + "(" * 300 + "1" + ")" * 300 + "\n",
-                    "too many nested parentheses"),
+    "parentheses": ("x = " + "(" * 300 + "1" + ")" * 300 + "\n", "too many nested parentheses"),
     "null-byte": ("x = 1\x00\nprint(x)\n", "null bytes"),
 }
 
@@ -276,6 +309,8 @@ def _pyflakes(code: str) -> str:
 @pytest.mark.parametrize("name", [r.name for r in CATALOG])
 def test_every_builtin_recipe_renders_with_its_defaults(name):
     code = render(RenderRequest(name), CATALOG)  # parse, names, black, stability
-    assert code.startswith("# Generated by snippetgen ") and f"render {name}" in code.splitlines()[0]
+    assert (
+        code.startswith("# Generated by snippetgen ") and f"render {name}" in code.splitlines()[0]
+    )
     assert _pyflakes(code) == ""
     assert "\x1b[" not in code

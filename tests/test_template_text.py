@@ -160,14 +160,43 @@ VALUES = {"a": 3, "b": "step", "c": True, "n": 0, "l": [1, 2], "s": "true"}
 FEATURES = ["train", "amp"]
 
 _ATOMS = [
-    "p.a", "p.n", 'p["b"]', "p.c", "p.l", "p.s", "1", "0", "-2", "2.5", '"step"', '"true"',
-    "\"it's\"", "true", "false", "none", "True", "features", 'has("amp")', 'has("ema")',
-    'ident("model")', "feature_list", "-p.a", "+p.n",
+    "p.a",
+    "p.n",
+    'p["b"]',
+    "p.c",
+    "p.l",
+    "p.s",
+    "1",
+    "0",
+    "-2",
+    "2.5",
+    '"step"',
+    '"true"',
+    '"it\'s"',
+    "true",
+    "false",
+    "none",
+    "True",
+    "features",
+    'has("amp")',
+    'has("ema")',
+    'ident("model")',
+    "feature_list",
+    "-p.a",
+    "+p.n",
 ]
 _CONTAINERS = ["[1, 3]", "p.l", "features", '["step", 3]']
 _FORMS = [  # each bracketed, so that any nesting is valid syntax
-    "(not {0})", "({0} and {1})", "({0} or {1})", "({0} == {1})", "({0} != {1})",
-    "({0} in {2})", "({0} not in {2})", "[{0}, {1}]", "({0}, {1})", "({0},)",
+    "(not {0})",
+    "({0} and {1})",
+    "({0} or {1})",
+    "({0} == {1})",
+    "({0} != {1})",
+    "({0} in {2})",
+    "({0} not in {2})",
+    "[{0}, {1}]",
+    "({0}, {1})",
+    "({0},)",
     "({0} if {1} else {3})",  # Jinja refuses it unbracketed in {% if %}
 ]
 
@@ -226,8 +255,12 @@ def _bare_environment() -> Any:
 
 
 def _bare_context() -> dict[str, Any]:
-    return {"p": dict(VALUES), "features": list(FEATURES), "has": FEATURES.__contains__,
-            "feature_list": Code(", ".join(FEATURES))}
+    return {
+        "p": dict(VALUES),
+        "features": list(FEATURES),
+        "has": FEATURES.__contains__,
+        "feature_list": Code(", ".join(FEATURES)),
+    }
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import load_module, read_metrics, write_script
+from helpers import load_module, read_metrics, write_script
 
 
 def _event_accumulator():
@@ -43,7 +43,11 @@ def test_clear_message_when_tensorboard_is_missing(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(fake.parent)}
     proc = subprocess.run(
         [sys.executable, str(script), "--epochs", "1", "--train-size", "32", "--output-dir", "o"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "needs the tensorboard package" in proc.stderr

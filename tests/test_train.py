@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from conftest import load_module, read_metrics, run_script, write_script
+from helpers import load_module, read_metrics, run_script, write_script
 
 FAST = ["--train-size", "128", "--val-size", "64"]
 
@@ -12,8 +12,15 @@ FAST = ["--train-size", "128", "--val-size", "64"]
 def test_contract_functions_and_outputs(tmp_path):
     script = write_script(tmp_path, "train", {"epochs": 2})
     mod = load_module(script)
-    for name in ("parse_args", "build_datasets", "build_model", "build_criterion",
-                 "build_optimizer", "build_scheduler", "main"):
+    for name in (
+        "parse_args",
+        "build_datasets",
+        "build_model",
+        "build_criterion",
+        "build_optimizer",
+        "build_scheduler",
+        "main",
+    ):
         assert callable(getattr(mod, name)), name
     args = mod.parse_args([])
     assert args.epochs == 2 and args.batch_size == 32 and args.lr == 0.05
@@ -122,8 +129,16 @@ def test_pretrained_loads_matching_keys_and_reports_the_rest(tmp_path):
             assert own[key].shape != value.shape
         else:
             assert torch.equal(own[key], value), key
-    proc = run_script(mod.__file__ and __import__("pathlib").Path(mod.__file__), "--pretrained",
-                      str(path), "--epochs", "1", "--output-dir", "p", *FAST)
+    proc = run_script(
+        mod.__file__ and __import__("pathlib").Path(mod.__file__),
+        "--pretrained",
+        str(path),
+        "--epochs",
+        "1",
+        "--output-dir",
+        "p",
+        *FAST,
+    )
     assert "shape mismatch, skipped: fc.bias, fc.weight" in proc.stderr
     assert "not in the model, skipped: extra.weight" in proc.stderr
 

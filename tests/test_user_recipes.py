@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 BUILT_IN = ROOT / "templates"
 
@@ -52,7 +52,9 @@ def make_recipe(root: Path, name: str, toml: str | None = None, template: str = 
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.fixture()
@@ -138,7 +140,10 @@ def test_an_override_is_noted_on_a_terminal(tmp_path, user_path):
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "snippetgen", "render", "mixup", "-o", str(tmp_path / "x.py")],
-        stderr=follower, stdout=subprocess.DEVNULL, env=dict(os.environ), cwd=tmp_path,
+        stderr=follower,
+        stdout=subprocess.DEVNULL,
+        env=dict(os.environ),
+        cwd=tmp_path,
     )
     os.close(follower)
     chunks = []
@@ -159,19 +164,42 @@ def test_an_override_is_noted_on_a_terminal(tmp_path, user_path):
 # --- broken user recipes ----------------------------------------------------------------------
 
 BROKEN = {  # case: (recipe name, recipe.toml or None for a good one, template, reason)
-    "toml-syntax": ("bad-toml", 'name = "bad-toml"\nkind = "feature\n', MACRO, "recipe.toml does not parse"),
-    "unknown-key": ("bad-key", 'colour = "red"\n' + FEATURE.format(name="bad-key"), MACRO,
-                    "unknown key(s) colour"),
-    "bad-default": (
-        "bad-default", FEATURE.format(name="bad-default").replace("default = 1.0", "default = 50.0"),
-        MACRO, "default of parameter 'loss-scale' is invalid",
+    "toml-syntax": (
+        "bad-toml",
+        'name = "bad-toml"\nkind = "feature\n',
+        MACRO,
+        "recipe.toml does not parse",
     ),
-    "unclosed-if": ("bad-if", None, "{% macro loss() %}\n{% if p.loss_scale %}\nx = 1\n{% endmacro %}\n",
-                    "never closed"),
-    "not-a-slot": ("bad-slot", None, "{% macro lossy() %}\nx = 1\n{% endmacro %}\n",
-                   "macro 'lossy' is not a slot"),
-    "essential-missing": ("bad-essential", None, "{% macro batch() %}\nx = 1\n{% endmacro %}\n",
-                          "'essential' lists 'loss'"),
+    "unknown-key": (
+        "bad-key",
+        'colour = "red"\n' + FEATURE.format(name="bad-key"),
+        MACRO,
+        "unknown key(s) colour",
+    ),
+    "bad-default": (
+        "bad-default",
+        FEATURE.format(name="bad-default").replace("default = 1.0", "default = 50.0"),
+        MACRO,
+        "default of parameter 'loss-scale' is invalid",
+    ),
+    "unclosed-if": (
+        "bad-if",
+        None,
+        "{% macro loss() %}\n{% if p.loss_scale %}\nx = 1\n{% endmacro %}\n",
+        "never closed",
+    ),
+    "not-a-slot": (
+        "bad-slot",
+        None,
+        "{% macro lossy() %}\nx = 1\n{% endmacro %}\n",
+        "macro 'lossy' is not a slot",
+    ),
+    "essential-missing": (
+        "bad-essential",
+        None,
+        "{% macro batch() %}\nx = 1\n{% endmacro %}\n",
+        "'essential' lists 'loss'",
+    ),
     "not-utf8": ("bad-bytes", None, b"\xff\xfe{% macro loss() %}", "not UTF-8"),
 }
 
@@ -202,7 +230,9 @@ def test_broken_recipe_is_reported_skipped_and_refused(cli, user_path, case):
 def test_a_jinja_syntax_error_is_caught_before_rendering(cli, user_path):
     """Only Jinja itself sees this one: render refuses it as broken (exit 2), not a bug (3)."""
     first, _ = user_path
-    folder = make_recipe(first, "odd-expr", template="{% macro loss() %}\nx = {{ p.loss_scale + }}\n{% endmacro %}\n")
+    folder = make_recipe(
+        first, "odd-expr", template="{% macro loss() %}\nx = {{ p.loss_scale + }}\n{% endmacro %}\n"
+    )
     one_error(cli("render", "odd-expr"), f"Broken recipe at {folder / 'feature.py.j2'}", "line 2")
 
 
@@ -229,7 +259,9 @@ def test_copy_makes_a_renamed_recipe_that_loads_and_renders(cli, user_path, tmp_
     copied = first / "my-mixup"
     assert sorted(p.name for p in copied.iterdir()) == ["feature.py.j2", "recipe.toml"]
     assert 'name = "my-mixup"' in (copied / "recipe.toml").read_text()
-    assert (copied / "feature.py.j2").read_bytes() == (BUILT_IN / "mixup" / "feature.py.j2").read_bytes()
+    assert (copied / "feature.py.j2").read_bytes() == (
+        BUILT_IN / "mixup" / "feature.py.j2"
+    ).read_bytes()
     code, out, _ = cli("which", "my-mixup")
     assert out.splitlines()[-1] == str(copied)
     code, ours, _ = cli("render", "my-mixup")
@@ -251,7 +283,7 @@ def test_copy_to_a_folder_off_the_path_says_how_to_use_it(cli, user_path, tmp_pa
     elsewhere = tmp_path / "new" / "recipes"
     code, out, err = cli("copy", "one-hot", str(elsewhere))
     assert code == 0 and (elsewhere / "one-hot" / "snippet.py.j2").is_file()
-    assert f"export SNIPPETGEN_PATH=\"$SNIPPETGEN_PATH{os.pathsep}{elsewhere}\"" in err
+    assert f'export SNIPPETGEN_PATH="$SNIPPETGEN_PATH{os.pathsep}{elsewhere}"' in err
 
 
 @pytest.mark.parametrize(
@@ -322,6 +354,7 @@ def _build_fifo(file: str):
         _write(folder, folder.name, _meta(""))
         (folder / file).unlink()
         os.mkfifo(folder / file)
+
     return build
 
 
@@ -331,6 +364,7 @@ def _build_link_out(file: str):
         if (folder / file).exists():
             (folder / file).unlink()
         (folder / file).symlink_to(_outside(folder))
+
     return build
 
 
@@ -339,50 +373,90 @@ def _build_bytes(data: bytes):
         folder.mkdir(parents=True)
         (folder / "recipe.toml").write_bytes(data)
         (folder / "feature.py.j2").write_text(MACRO)
+
     return build
 
 
 BROKEN_FILES = {  # folder name: (builder, reason fragment)
     "recipe-toml-folder": (_build_toml_folder, "recipe.toml is a folder, not a file"),
-    "bad-regex": (_builder(_param('pattern = "([a-z"', ptype="str", default='"ab"')),
-                  "is not a regular expression"),
-    "slow-regex": (_builder(_param('pattern = "(a+)+$"', ptype="str", default='"aa"')),
-                   "not in the safe form"),
-    "pattern-on-int": (_builder(_param('pattern = "[0-9]+"', ptype="int", default="1")), "only for str"),
-    "text-max-length": (_builder(_param('max_length = "long"', ptype="str", default='"ab"')),
-                        "'max_length' of parameter 'value' must be a whole number"),
-    "huge-max-length": (_builder(_param("max_length = 1_000_000_000", ptype="str", default='"ab"')),
-                        "from 1 to 10000"),
+    "bad-regex": (
+        _builder(_param('pattern = "([a-z"', ptype="str", default='"ab"')),
+        "is not a regular expression",
+    ),
+    "slow-regex": (
+        _builder(_param('pattern = "(a+)+$"', ptype="str", default='"aa"')),
+        "not in the safe form",
+    ),
+    "pattern-on-int": (
+        _builder(_param('pattern = "[0-9]+"', ptype="int", default="1")),
+        "only for str",
+    ),
+    "text-max-length": (
+        _builder(_param('max_length = "long"', ptype="str", default='"ab"')),
+        "'max_length' of parameter 'value' must be a whole number",
+    ),
+    "huge-max-length": (
+        _builder(_param("max_length = 1_000_000_000", ptype="str", default='"ab"')),
+        "from 1 to 10000",
+    ),
     "text-min": (_builder(_param('min = "0"')), "non-numeric 'min'"),
     "min-over-max": (_builder(_param("min = 5\nmax = 1")), "'min' larger than its 'max'"),
     "exclusive-text": (_builder(_param('min = 0\nmin_exclusive = "yes"')), "must be true or false"),
-    "choices-string": (_builder(_param('choices = "abc"', ptype="choice", default='"a"')),
-                       "needs a list of string 'choices'"),
-    "choice-newline": (_builder(_param('choices = ["a\\nimport os", "b"]', ptype="choice", default='"b"')),
-                       "must be one line"),
+    "choices-string": (
+        _builder(_param('choices = "abc"', ptype="choice", default='"a"')),
+        "needs a list of string 'choices'",
+    ),
+    "choice-newline": (
+        _builder(_param('choices = ["a\\nimport os", "b"]', ptype="choice", default='"b"')),
+        "must be one line",
+    ),
     "choices-on-float": (_builder(_param('choices = ["1"]')), "'choices' is only for type"),
-    "help-escape": (_builder(_param("").replace('help = "a value"', 'help = "red \\u001b[31m"')),
-                    "'help' of parameter 'value' holds a line break or control character"),
+    "help-escape": (
+        _builder(_param("").replace('help = "a value"', 'help = "red \\u001b[31m"')),
+        "'help' of parameter 'value' holds a line break or control character",
+    ),
     "order-text": (_builder(_meta('order = "first"')), "'order' must be an integer"),
     "order-bool": (_builder(_meta("order = true")), "'order' must be an integer"),
-    "aliases-number": (_builder(_meta("aliases = [1]")), "'aliases' must be a list of non-empty strings"),
-    "title-newline": (_builder(_meta("").replace('"Probe"', '"Probe\\nimport os"')),
-                      "'title' holds a line break"),
-    "requires-line": (_builder(_meta('requires = ["numpy\\nimport os"]')), "an entry of 'requires'"),
+    "aliases-number": (
+        _builder(_meta("aliases = [1]")),
+        "'aliases' must be a list of non-empty strings",
+    ),
+    "title-newline": (
+        _builder(_meta("").replace('"Probe"', '"Probe\\nimport os"')),
+        "'title' holds a line break",
+    ),
+    "requires-line": (
+        _builder(_meta('requires = ["numpy\\nimport os"]')),
+        "an entry of 'requires'",
+    ),
     "requires-spec": (_builder(_meta('requires = ["numpy; os"]')), "not a module or package name"),
-    "defaults-table": (_builder(_meta("[defaults]\nepochs = {a = 1}")), "'defaults' gives 'epochs'"),
+    "defaults-table": (
+        _builder(_meta("[defaults]\nepochs = {a = 1}")),
+        "'defaults' gives 'epochs'",
+    ),
     "conflicts-number": (_builder(_meta("[[conflicts]]\nrecipe = 1")), "each [[conflicts]] entry"),
     "docs-number": (_builder(_meta("[docs]\nwhen = 3")), "'when' must be a string"),
     "name-newline": (_builder(_meta("")), "'name' holds a line break"),  # name rewritten below
-    "param-name-newline": (_builder(_param("").replace('name = "value"', 'name = "value\\n"')),
-                           "parameter name 'value\\n' must be kebab-case"),
-    "deep-toml": (_builder(_meta("x = " + "[" * 3000 + "]" * 3000)), "nests its arrays or tables too deeply"),
+    "param-name-newline": (
+        _builder(_param("").replace('name = "value"', 'name = "value\\n"')),
+        "parameter name 'value\\n' must be kebab-case",
+    ),
+    "deep-toml": (
+        _builder(_meta("x = " + "[" * 3000 + "]" * 3000)),
+        "nests its arrays or tables too deeply",
+    ),
     "toml-not-utf8": (_build_bytes(b'name = "x\xff"\n'), "recipe.toml is not UTF-8 text"),
-    "toml-huge": (_build_bytes(b"# " + b"x" * (1 << 20) + b"\n"), "recipe.toml is larger than 1024 KiB"),
+    "toml-huge": (
+        _build_bytes(b"# " + b"x" * (1 << 20) + b"\n"),
+        "recipe.toml is larger than 1024 KiB",
+    ),
     "toml-fifo": (_build_fifo("recipe.toml"), "recipe.toml is a named pipe (FIFO)"),
     "template-fifo": (_build_fifo("feature.py.j2"), "feature.py.j2 is a named pipe (FIFO)"),
     "toml-link-out": (_build_link_out("recipe.toml"), "recipe.toml is a link to a file outside"),
-    "template-link-out": (_build_link_out("feature.py.j2"), "feature.py.j2 is a link to a file outside"),
+    "template-link-out": (
+        _build_link_out("feature.py.j2"),
+        "feature.py.j2 is a link to a file outside",
+    ),
     "helper-link-out": (_build_link_out("helper.j2"), "helper.j2 is a link to a file outside"),
     "unclosed-tag": (_builder(_meta(""), MACRO + "{%" + " " * 20000), "unclosed {% near line 4"),
 }
@@ -394,7 +468,9 @@ def _build_broken(root: Path, case: str) -> Path:
     builder(folder)
     if case == "name-newline":  # a name that only a "$" regular expression would accept
         meta = folder / "recipe.toml"
-        meta.write_text(meta.read_text().replace('name = "name-newline"', 'name = "name-newline\\n"'))
+        meta.write_text(
+            meta.read_text().replace('name = "name-newline"', 'name = "name-newline\\n"')
+        )
     return folder
 
 
@@ -406,15 +482,23 @@ def test_each_broken_recipe_gets_its_own_sentence(cli, user_path, case):
     code, out, err = cli("list")
     assert code == 0 and "mixup" in out and case not in out
     warnings = err.splitlines()
-    assert len(warnings) == 1 and warnings[0].startswith(f"warning: skipped: Broken recipe at {folder}"), err
+    assert len(warnings) == 1 and warnings[0].startswith(
+        f"warning: skipped: Broken recipe at {folder}"
+    ), err
     assert reason in warnings[0], (reason, warnings[0])
     line = one_error(cli("render", case), f"Broken recipe at {folder}", reason)
     assert line.endswith(".")
 
 
 def _run(*args: str, cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
-    proc = subprocess.run([sys.executable, "-m", "snippetgen", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snippetgen", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -472,10 +556,27 @@ def test_the_tag_scanner_agrees_with_the_regular_expression_it_replaces():
         out = []
         for m in old.finditer(text):
             if m["statement"] is not None:
-                out.append((m.start(), m.end(), "statement", m["statement"], m["block_sign"], m["block_end"]))
+                out.append(
+                    (
+                        m.start(),
+                        m.end(),
+                        "statement",
+                        m["statement"],
+                        m["block_sign"],
+                        m["block_end"],
+                    )
+                )
             elif m["expression"] is not None:
-                out.append((m.start(), m.end(), "expression", m["expression"], m["variable_sign"],
-                            m["variable_end"]))
+                out.append(
+                    (
+                        m.start(),
+                        m.end(),
+                        "expression",
+                        m["expression"],
+                        m["variable_sign"],
+                        m["variable_end"],
+                    )
+                )
             else:
                 out.append((m.start(), m.end(), "comment", "", m["comment_sign"], m["comment_end"]))
         return out

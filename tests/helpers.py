@@ -1,0 +1,111 @@
+"""Helpers the tests share: render recipes, load or run the generated scripts, read their
+outputs, import optional packages, check generated code with pyflakes."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import io
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from snippetgen import RenderRequest, render
+
+ROOT = Path(__file__).resolve().parent.parent
+_counter = itertools.count()
+
+
+def render_code(
+    recipe: str, params: dict[str, Any] | None = None, with_: tuple[str, ...] = ()
+) -> str:
+    return render(RenderRequest(recipe, params or {}, with_))
+
+
+def write_script(
+    directory: Path,
+    recipe: str,
+    params: dict[str, Any] | None = None,
+    with_: tuple[str, ...] = (),
+    name: str | None = None,
+) -> Path:
+    path = directory / (name or f"{recipe.replace('-', '_')}_{next(_counter)}.py")
+    path.write_text(render_code(recipe, params, with_))
+    return path
+
+
+def load_module(path: Path) -> ModuleType:
+    """Import a generated script as a module (its main() does not run)."""
+    name = f"generated_{path.stem}_{next(_counter)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # so DataLoader workers and pickling can find it
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_script(
+    path: Path, *args: str, cwd: Path | None = None, check: bool = True, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run a generated script in a fresh interpreter."""
+    proc = subprocess.run(
+        [sys.executable, str(path), *args],
+        cwd=cwd or path.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{path.name} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
+    return proc
+
+
+def read_metrics(output_dir: Path) -> list[dict[str, Any]]:
+    lines = (output_dir / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def state_equal(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Bit-identical state_dicts."""
+    import torch
+
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def load(tmp_path: Path, recipe: str, params: dict[str, Any] | None = None) -> ModuleType:
+    """Render `recipe` into `tmp_path` and import it."""
+    return load_module(write_script(tmp_path, recipe, params))
+
+
+def import_or_skip(name: str) -> ModuleType:
+    """importorskip that also skips on a broken install (torchvision raises RuntimeError)."""
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # noqa: BLE001 - any failure means the package is unusable here
+        pytest.skip(f"{name} cannot be imported here ({type(exc).__name__}: {exc})")
+
+
+def importable(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+def pyflakes_messages(code: str) -> str:
+    """pyflakes' findings on generated code ('' when clean)."""
+    pyflakes_api = import_or_skip("pyflakes.api")
+    reporter_mod = import_or_skip("pyflakes.reporter")
+    out, err = io.StringIO(), io.StringIO()
+    pyflakes_api.check(code, "generated.py", reporter_mod.Reporter(out, err))
+    return out.getvalue() + err.getvalue()
