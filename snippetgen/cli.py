@@ -17,6 +17,13 @@ import typer
 
 from snippetgen.catalog import Catalog, load_catalog
 from snippetgen.completion import RecipeCommand, complete_feature, complete_recipe
+from snippetgen.datamodel import (
+    BUILTIN_MODELS,
+    DATA_SOURCES,
+    DEFAULT_DATA,
+    DEFAULT_MODEL,
+    data_model,
+)
 from snippetgen.errors import OverwriteError, SnippetgenError, UserError
 from snippetgen.output import Color, atomic_write, check_output, highlight, use_color
 from snippetgen.usage import OneLineErrors
@@ -31,6 +38,24 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+DataOption = Annotated[
+    str | None,
+    typer.Option(
+        "--data",
+        help=f"training data: {'|'.join(DATA_SOURCES)} (default {DEFAULT_DATA}); "
+        "the script reads it from --data-path",
+        autocompletion=lambda: list(DATA_SOURCES),
+    ),
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help=f"architecture: {'|'.join(BUILTIN_MODELS)}, timm:NAME or torchvision:NAME "
+        f"(default {DEFAULT_MODEL})",
+        autocompletion=lambda: list(BUILTIN_MODELS),
+    ),
+]
 NBSP = "\N{NO-BREAK SPACE}"  # joins words that line wrapping must keep together
 
 
@@ -200,7 +225,7 @@ def show(
     _emit(cheatsheet(found, catalog, color=use_color(color), values=values), color)
 
 
-def _render_help(recipe_name: str) -> str:
+def _render_help(recipe_name: str, data: str | None = None, model: str | None = None) -> str:
     """``render RECIPE --help``, laid out by Click's help formatter like every other --help
     page: wrapped to the terminal's width (COLUMNS, else the terminal; at most 80)."""
     import shutil
@@ -216,14 +241,19 @@ def _render_help(recipe_name: str) -> str:
 
     catalog = load_catalog(names=[recipe_name])
     recipe = catalog.get(recipe_name)
-    resolved = plan(RenderRequest(recipe.name), catalog)
+    setup = data_model(data, model) if recipe.kind == "feature" else data_model()
+    resolved = plan(RenderRequest(recipe.name, data=setup.data, model=setup.model), catalog)
     width = max(min(shutil.get_terminal_size().columns, 80) - 2, 30)
     keep = str.maketrans(" ", NBSP)  # a range or a default is never split across lines
     formatter = HelpFormatter(width=width)
     prog = f"snippetgen render {recipe.name}"
     parts = [
         "[--PARAM VALUE ...]",
-        *(["[--with RECIPE ...]"] if recipe.kind == "feature" else []),
+        *(
+            ["[--with RECIPE ...]", "[--data SOURCE]", "[--model ARCH]"]
+            if recipe.kind == "feature"
+            else []
+        ),
         "[-o FILE [--force]]",
         "[--color auto|always|never]",
     ]
@@ -272,6 +302,22 @@ def _render_help(recipe_name: str) -> str:
         )
     with formatter.indentation():
         formatter.write_dl(rows)
+    if recipe.kind == "feature":
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(
+                "Render options (the script holds that source's loader and that model):"
+            )
+            formatter.write_dl(
+                [
+                    ("--data SOURCE", f"{' | '.join(DATA_SOURCES)}; now {setup.data}"),
+                    (
+                        "--model ARCH",
+                        f"{' | '.join(BUILTIN_MODELS)} | timm:NAME | torchvision:NAME; "
+                        f"now {setup.model}",
+                    ),
+                ]
+            )
     return formatter.getvalue().replace(NBSP, " ")
 
 
@@ -299,6 +345,8 @@ def render(
         bool, typer.Option("--force", help="replace an existing -o FILE (a regular file only)")
     ] = False,
     color: Annotated[Color, typer.Option("--color", help="highlight the code")] = Color.auto,
+    data: DataOption = None,
+    model: ModelOption = None,
     show_help: Annotated[bool, typer.Option("--help", "-h", help="show parameters")] = False,
 ) -> None:
     """Render a recipe into a runnable script: render RECIPE [--PARAM V ...] [--with R ...]."""
@@ -312,18 +360,28 @@ def render(
             return
     assert recipe is not None
     if show_help:
-        typer.echo(_render_help(recipe), nl=False)
+        typer.echo(_render_help(recipe, data, model), nl=False)
         return
     from snippetgen.userrecipes import check_templates
 
     catalog = _catalog(quiet=[recipe, *(with_ or [])], only=[recipe, *(with_ or [])])
-    base = plan(RenderRequest(recipe, with_=with_ or []), catalog)
+    setup = data_model(data, model)
+    base = plan(
+        RenderRequest(recipe, with_=with_ or [], data=setup.data, model=setup.model), catalog
+    )
     check_templates(base.recipes)
-    values = parse_cli_args(base.params, list(ctx.args), recipe=base.target.name)
+    values = parse_cli_args(
+        base.params,
+        list(ctx.args),
+        recipe=base.target.name,
+        inapplicable=base.inapplicable,
+        data=setup.data,
+    )
     if output is not None:
         check_output(output, force=force)  # before the render: no work for a refused FILE
     command = base.command(values, with_ or [])
-    code = run_render(RenderRequest(recipe, values, with_ or []), catalog, command=command)
+    request = RenderRequest(recipe, values, with_ or [], setup.data, setup.model)
+    code = run_render(request, catalog, command=command)
     if output is None:
         _emit(code, color, code=True)
     else:
@@ -399,6 +457,8 @@ def new(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="list the files it would write; write nothing")
     ] = False,
+    data: DataOption = None,
+    model: ModelOption = None,
 ) -> None:
     """Create a training project: new DIR [--with R ...] [--PARAM V ...] [--from ANSWERS]."""
     from snippetgen.scaffold import (
@@ -423,6 +483,8 @@ def new(
         cli_args=list(ctx.args),
         package=package,
         answers=answers,
+        data=data,
+        model=model,
     )
     if dry_run:
         for relative, text in project.files.items():

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from snippetgen.pyliteral import py_literal
-from snippetgen.recipe import Param
+from snippetgen.recipe import Limit, Param
 
 LINE_LENGTH = 88  # black's default, which renders are formatted with
 
@@ -38,7 +38,8 @@ def call_lines(func: str, args: list[str], indent: int) -> list[str]:
     if not multiline and indent + len(one) <= LINE_LENGTH:
         return [one]
     middle = ", ".join(args)
-    if not multiline and indent + 4 + len(middle) <= LINE_LENGTH:
+    # one argument (black cannot split it further) or all of them fit on one indented line
+    if not multiline and (len(args) == 1 or indent + 4 + len(middle) <= LINE_LENGTH):
         return [f"{func}(", f"    {middle}", ")"]
     return [f"{func}(", *(f"    {arg}," for arg in args), ")"]
 
@@ -84,7 +85,10 @@ def _condition(param: Param, var: str) -> str | None:
     return text
 
 
-def check_lines(params: Iterable[Param]) -> str:
+def check_lines(params: Iterable[Param], limits: Iterable[Limit] = (), indent: int = 4) -> str:
+    """The script's checks of its arguments: each declared range, then each limit."""
+    params = list(params)
+    by_name = {p.name: p for p in params}
     lines = []
     for param in params:
         if param.type in ("int_list", "float_list"):
@@ -100,6 +104,26 @@ def check_lines(params: Iterable[Param]) -> str:
             test = cond
         message = f"{param.option} must satisfy {param.range_text()}"
         lines.append(f"if not ({test}):\n    parser.error({py_literal(message)})")
+    for limit in limits:
+        when = " and ".join(
+            f"args.{by_name[name].dest} == {py_literal(value)}" for name, value in limit.when
+        )
+        tail = f" with {limit.condition_text()} ({limit.why})"
+        dest = by_name[limit.param].dest
+        if isinstance(limit.below, str):  # an f-string of validated names; its text escaped
+            other = by_name[limit.below].dest
+            braced = tail.replace("{", "{{").replace("}", "}}")
+            message = "f" + py_literal(
+                f"--{limit.param} ({{args.{dest}}}) must be less than "
+                f"--{limit.below} ({{args.{other}}}){braced}"
+            )
+            bound = f"args.{other}"
+        else:
+            message = py_literal(f"--{limit.param} must be < {limit.bound_text()}{tail}")
+            bound = py_literal(limit.below)
+        test = f"{when} and not (args.{dest} < {bound})"
+        body = call_lines("parser.error", [message], indent + 4)
+        lines.append(f"if {test}:\n" + "\n".join(f"    {line}" for line in body))
     return "\n".join(lines)
 
 

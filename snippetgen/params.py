@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from snippetgen.datamodel import not_for_source
 from snippetgen.errors import (
     MissingValueError,
     ParamValueError,
@@ -178,8 +179,18 @@ def resolve(
     return out
 
 
-def parse_cli_args(params: Mapping[str, Param], args: list[str], *, recipe: str) -> dict[str, Any]:
-    """Parse ``--name value`` and ``--name=value`` pairs; ``--flag``/``--no-flag`` for booleans."""
+def parse_cli_args(
+    params: Mapping[str, Param],
+    args: list[str],
+    *,
+    recipe: str,
+    inapplicable: Mapping[str, Param] | None = None,
+    data: str = "",
+) -> dict[str, Any]:
+    """Parse ``--name value`` and ``--name=value`` pairs; ``--flag``/``--no-flag`` for booleans.
+
+    ``inapplicable`` holds the recipe's parameters that the ``data`` source leaves out.
+    """
     values: dict[str, Any] = {}
     i = 0
     while i < len(args):
@@ -193,6 +204,9 @@ def parse_cli_args(params: Mapping[str, Param], args: list[str], *, recipe: str)
             if base is not None and base.type == "bool":
                 name, negated = name[3:], True
         param = params.get(name)
+        skipped = (inapplicable or {}).get(name) or (inapplicable or {}).get(name[3:])
+        if param is None and skipped is not None:
+            raise not_for_source(skipped.option, skipped.data, data)
         if param is None:
             raise UnknownParamError(
                 option=f"--{name}", recipe=recipe, known=[p.option for p in params.values()]

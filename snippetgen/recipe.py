@@ -10,13 +10,14 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from snippetgen.cache import load_toml
+from snippetgen.datamodel import DATA_SOURCES
 from snippetgen.errors import RecipeDefinitionError
 from snippetgen.safefile import FileRefused, read_text
 
 KINDS = ("feature", "snippet")
 PARAM_TYPES = ("int", "float", "bool", "str", "choice", "int_list", "float_list")
 # Options of `snippetgen render` itself, and flags every training script already has.
-RESERVED_NAMES = frozenset({"with", "output", "force", "color", "help"})
+RESERVED_NAMES = frozenset({"with", "output", "force", "color", "help", "data", "model"})
 SCRIPT_FLAGS = frozenset(
     {
         "device",
@@ -52,6 +53,7 @@ _PARAM_KEYS = {
     "choices",
     "pattern",
     "max_length",
+    "data",
 }
 _RECIPE_KEYS = {
     "name",
@@ -68,7 +70,9 @@ _RECIPE_KEYS = {
     "order",
     "defaults",
     "essential",
+    "limits",
 }
+_LIMIT_KEYS = {"param", "below", "when", "why"}
 _DOC_KEYS = {"when", "pitfalls", "notes"}
 
 
@@ -91,6 +95,7 @@ class Param(NamedTuple):
     choices: tuple[str, ...] = ()
     pattern: str | None = None
     max_length: int = 200
+    data: tuple[str, ...] = ()  # the --data sources it applies to (empty: every source)
 
     @property
     def dest(self) -> str:
@@ -132,6 +137,8 @@ class Param(NamedTuple):
             out["choices"] = list(self.choices)
         if self.pattern:
             out["pattern"] = self.pattern
+        if self.data:
+            out["data"] = list(self.data)
         return out
 
 
@@ -142,6 +149,32 @@ def _num(value: float) -> str:
 class Conflict(NamedTuple):
     recipe: str
     why: str
+
+
+class Limit(NamedTuple):
+    """A bound that holds only with some values of other parameters, e.g. --min-delta < 1
+    with --monitor val_acc; the render refuses a value past it and the script checks it."""
+
+    param: str
+    below: float | str  # a number, or the name of another numeric parameter
+    when: tuple[tuple[str, Any], ...]
+    why: str
+
+    def applies(self, values: Mapping[str, Any]) -> bool:
+        return all(values.get(name) == value for name, value in self.when)
+
+    def bound(self, values: Mapping[str, Any]) -> float:
+        return values[self.below] if isinstance(self.below, str) else self.below
+
+    def bound_text(self) -> str:
+        return f"--{self.below}" if isinstance(self.below, str) else f"{self.below:g}"
+
+    def condition_text(self) -> str:
+        return " and ".join(f"--{name} {_word(value)}" for name, value in self.when)
+
+
+def _word(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 class Recipe(NamedTuple):
@@ -165,6 +198,7 @@ class Recipe(NamedTuple):
     defaults: Mapping[str, Any] = MappingProxyType({})
     essential: tuple[str, ...] = ()
     source: str = "built-in"
+    limits: tuple[Limit, ...] = ()
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
@@ -319,6 +353,13 @@ def _load_param(path: Path, raw: Any) -> Param:
             path,
             f"'max_length' of parameter {name!r} must be a whole number from 1 to {MAX_LENGTH_LIMIT}",
         )
+    sources = raw.get("data", [])
+    if not isinstance(sources, list) or not all(s in DATA_SOURCES for s in sources):
+        raise _fail(
+            path,
+            f"the 'data' of parameter {name!r} must be a list of data sources "
+            f"({', '.join(DATA_SOURCES)})",
+        )
     param = Param(
         name=name,
         type=ptype,
@@ -331,6 +372,7 @@ def _load_param(path: Path, raw: Any) -> Param:
         choices=tuple(choices or ()),
         pattern=pattern,
         max_length=max_length,
+        data=tuple(sources),
     )
     # The default must itself pass validation: a recipe cannot ship a default it would refuse.
     from snippetgen.params import validate_default
@@ -383,6 +425,51 @@ def _conflicts(path: Path, data: dict[str, Any]) -> tuple[Conflict, ...]:
         why = _text(path, {"why": raw.get("why", "they conflict")}, "why")
         conflicts.append(Conflict(recipe=raw["recipe"], why=why))
     return tuple(conflicts)
+
+
+def _limits(path: Path, data: dict[str, Any], params: tuple[Param, ...]) -> tuple[Limit, ...]:
+    raw = data.get("limits", [])
+    if not isinstance(raw, list):
+        raise _fail(path, "'limits' must be an array of tables ([[limits]])")
+    by_name = {p.name: p for p in params}
+    out = []
+    for entry in raw:
+        if not isinstance(entry, dict) or set(entry) != _LIMIT_KEYS:
+            raise _fail(path, "each [[limits]] entry needs exactly param, below, when and why")
+        target = by_name.get(entry["param"]) if isinstance(entry["param"], str) else None
+        if target is None or target.type not in ("int", "float"):
+            raise _fail(
+                path, f"the 'param' of a limit must name a numeric parameter: {entry['param']!r}"
+            )
+        below = entry["below"]
+        if not _is_number(below) and not (
+            isinstance(below, str)
+            and below in by_name
+            and by_name[below].type in ("int", "float")
+            and below != target.name
+        ):
+            raise _fail(
+                path,
+                f"the 'below' of the limit on {target.name!r} must be a number or the name "
+                "of another numeric parameter",
+            )
+        when = entry["when"]
+        if not isinstance(when, dict) or not when:
+            raise _fail(path, f"the 'when' of the limit on {target.name!r} must be a table")
+        for name, value in when.items():
+            other = by_name.get(name)
+            if other is None or other.type not in ("choice", "bool"):
+                raise _fail(
+                    path, f"a limit's 'when' names {name!r}, not a choice or bool parameter"
+                )
+            if (other.type == "bool") != isinstance(value, bool) or (
+                other.type == "choice" and value not in other.choices
+            ):
+                raise _fail(path, f"a limit's 'when' gives {name!r} a value it cannot take")
+        if not isinstance(entry["why"], str) or _text_problem(entry["why"]):
+            raise _fail(path, f"the 'why' of the limit on {target.name!r} must be one line of text")
+        out.append(Limit(target.name, below, tuple(when.items()), entry["why"]))
+    return tuple(out)
 
 
 def _read_meta(folder: Path) -> dict[str, Any]:
@@ -457,6 +544,7 @@ def load_recipe(folder: Path, *, source: str = "built-in") -> Recipe:
         defaults=MappingProxyType(_defaults(meta, data)),
         essential=_texts(meta, data, "essential"),
         source=source,
+        limits=_limits(meta, data, params),
     )
     if name != "train" and not (folder / template).is_file():
         raise _fail(folder, f"a {kind} recipe needs a {template} template")

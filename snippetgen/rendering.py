@@ -15,7 +15,20 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from snippetgen import cache, paramcode
 from snippetgen.catalog import BASE_RECIPE, Catalog, load_catalog
-from snippetgen.errors import CompositionError, ConflictError, RecipeBug, UnknownParamError
+from snippetgen.datamodel import (
+    DEFAULT_DATA,
+    DEFAULT_MODEL,
+    DataModel,
+    data_model,
+    not_for_source,
+)
+from snippetgen.errors import (
+    CompositionError,
+    ConflictError,
+    ParamValueError,
+    RecipeBug,
+    UnknownParamError,
+)
 from snippetgen.params import coerce
 from snippetgen.quoting import comment, shell_word
 from snippetgen.recipe import Param, Recipe
@@ -45,6 +58,8 @@ class RenderRequest(NamedTuple):
     recipe: str
     params: Mapping[str, Any] = MappingProxyType({})
     with_: Sequence[str] = ()
+    data: str = DEFAULT_DATA
+    model: str = DEFAULT_MODEL
 
 
 class Plan(NamedTuple):
@@ -55,13 +70,15 @@ class Plan(NamedTuple):
     params: dict[str, Param]
     values: dict[str, Any]
     owners: dict[str, str]
+    setup: DataModel = DataModel()
+    inapplicable: Mapping[str, Param] = MappingProxyType({})  # not for this --data source
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.recipes)
 
     def command(self, given: Mapping[str, Any], with_: Sequence[str]) -> str:
-        words = ["snippetgen", "render", self.target.name]
+        words = ["snippetgen", "render", self.target.name, *self.setup.options()]
         for name in with_:
             words += ["--with", name]
         for name, value in given.items():
@@ -73,10 +90,16 @@ class Plan(NamedTuple):
 def plan(request: RenderRequest, catalog: Catalog) -> Plan:
     """Resolve the request: recipes, conflicts, parameters. Raises UserError subclasses."""
     target = catalog.get(request.recipe)
+    setup = data_model(request.data, request.model)
     if target.kind == "snippet":
         if request.with_:
             raise CompositionError(
                 f"Recipe {target.name!r} is a standalone snippet; --with only combines features."
+            )
+        if not setup.is_default:
+            raise CompositionError(
+                f"Recipe {target.name!r} is a standalone snippet; --data and --model choose "
+                "the data and model of a training script."
             )
         recipes: list[Recipe] = [target]
     else:
@@ -102,6 +125,11 @@ def plan(request: RenderRequest, catalog: Catalog) -> Plan:
                 )
             params[param.name] = param
             owners[param.name] = recipe.name
+    inapplicable = {n: p for n, p in params.items() if p.data and setup.data not in p.data}
+    for name, param in inapplicable.items():
+        del params[name]
+        if name in request.params:
+            raise not_for_source(param.option, param.data, setup.data)
     for recipe in recipes:
         defaults.update({k: v for k, v in recipe.defaults.items() if k in params})
     for name in request.params:
@@ -115,7 +143,25 @@ def plan(request: RenderRequest, catalog: Catalog) -> Plan:
             values[name] = coerce(param, request.params[name])
         else:
             values[name] = coerce(param, defaults.get(name, param.default))
-    return Plan(target, tuple(recipes), params, values, owners)
+    _check_limits(recipes, values)
+    return Plan(target, tuple(recipes), params, values, owners, setup, inapplicable)
+
+
+def _check_limits(recipes: Sequence[Recipe], values: Mapping[str, Any]) -> None:
+    for recipe in recipes:
+        for limit in recipe.limits:
+            value = values[limit.param]
+            if limit.applies(values) and not value < limit.bound(values):
+                bound = (
+                    f"less than {limit.bound_text()} ({limit.bound(values)})"
+                    if isinstance(limit.below, str)
+                    else f"< {limit.bound_text()}"
+                )
+                raise ParamValueError(
+                    param=limit.param,
+                    value=value,
+                    reason=f"it must be {bound} with {limit.condition_text()} ({limit.why})",
+                )
 
 
 def _check_conflicts(recipes: Sequence[Recipe]) -> None:
@@ -230,6 +276,11 @@ def _context(plan_: Plan) -> dict[str, Any]:
         "features": list(plan_.names),
         "has": lambda name: name in plan_.names,
         "feature_list": Code(", ".join(plan_.names)),
+        "data": plan_.setup.data,
+        "model": plan_.setup.model,
+        "model_library": plan_.setup.library,
+        "model_arch": plan_.setup.arch,
+        "model_template": plan_.setup.template,
     }
 
 
@@ -268,7 +319,12 @@ def render_source(plan_: Plan, header: str) -> str:
                     )
                 ),
                 "checks": slots.columned(
-                    lambda width: indent_code(paramcode.check_lines(base_params), width)
+                    lambda width: indent_code(
+                        paramcode.check_lines(
+                            base_params, [x for r in plan_.recipes for x in r.limits]
+                        ),
+                        width,
+                    )
                 ),
                 "list_parsers": paramcode.list_types_used(base_params),
             }
@@ -334,7 +390,9 @@ def render(
     catalog = catalog or load_catalog()
     plan_ = plan(request, catalog)
     header = make_header(plan_, command or plan_.command(request.params, request.with_))
-    key = cache.render_key(header, [r.path for r in plan_.recipes], plan_.values)
+    key = cache.render_key(
+        header, [r.path for r in plan_.recipes], {**plan_.values, "": list(plan_.setup)}
+    )
     cached = cache.load(key)
     if cached is not None:
         return cached

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from snippetgen.catalog import BASE_RECIPE, Catalog
+from snippetgen.datamodel import DEFAULT_DATA, DEFAULT_MODEL, DataModel, data_model
 from snippetgen.errors import RecipeBug, UserError
 from snippetgen.paramcode import cli_text
 from snippetgen.quoting import docstring, escape, shell_word, toml_string
@@ -45,7 +46,7 @@ ANSWERS_FILE = ".snippetgen.toml"
 # that then runs `python -m pytest`.
 INSTALL_FOR_TESTS = 'python -m pip install -e ".[test]"'
 ANSWERS_LIMIT = 1 << 20  # bytes of an answers file
-_ANSWER_KEYS = {"snippetgen_version", "package", "recipes", "params"}
+_ANSWER_KEYS = {"snippetgen_version", "package", "recipes", "data", "model", "params"}
 _BUILTINS = set(dir(builtins)) | {"__file__", "__name__", "__doc__"}
 # Top-level definitions that seed each module; the rest of the script stays in train.py.
 SEEDS = {
@@ -80,6 +81,8 @@ class Answers:
     recipes: tuple[str, ...]
     params: dict[str, Any]
     version: str = ""
+    data: str = DEFAULT_DATA
+    model: str = DEFAULT_MODEL
 
 
 @dataclass
@@ -354,6 +357,8 @@ def answers_text(answers: Answers) -> str:
         f"snippetgen_version = {_toml_value(answers.version)}",
         f"package = {_toml_value(answers.package)}",
         f"recipes = {_toml_value(list(answers.recipes))}",
+        f"data = {_toml_value(answers.data)}",
+        f"model = {_toml_value(answers.model)}",
         "",
         "[params]",
     ]
@@ -379,6 +384,8 @@ def read_answers(path: Path) -> Answers:
     params = data.get("params", {})
     package = data.get("package", "")
     version = data.get("snippetgen_version", "")
+    source = data.get("data", DEFAULT_DATA)
+    model = data.get("model", DEFAULT_MODEL)
     if (
         unknown
         or not isinstance(recipes, list)
@@ -386,12 +393,25 @@ def read_answers(path: Path) -> Answers:
         or not isinstance(params, dict)
         or not isinstance(package, str)
         or not isinstance(version, str)
+        or not isinstance(source, str)
+        or not isinstance(model, str)
     ):
         raise ScaffoldError(
             f"Answers file {shown} is malformed: expected snippetgen_version, package, "
-            "recipes (a list of names) and a [params] table."
+            "recipes (a list of names), data, model and a [params] table."
         )
-    return Answers(package=package, recipes=tuple(recipes), params=dict(params), version=version)
+    try:
+        setup = data_model(source, model)
+    except UserError as exc:
+        raise ScaffoldError(f"Answers file {shown}: {exc}") from None
+    return Answers(
+        package=package,
+        recipes=tuple(recipes),
+        params=dict(params),
+        version=version,
+        data=setup.data,
+        model=setup.model,
+    )
 
 
 def version_note(answers: Answers) -> str:
@@ -635,8 +655,10 @@ def _main_module(package: str) -> str:
 # --- building and writing ---------------------------------------------------------------------
 
 
-def _command(directory: Path, recipes: Sequence[str], changed: Mapping[str, str]) -> str:
-    words = ["snippetgen", "new", directory.resolve().name]
+def _command(
+    directory: Path, recipes: Sequence[str], changed: Mapping[str, str], setup: DataModel
+) -> str:
+    words = ["snippetgen", "new", directory.resolve().name, *setup.options()]
     for name in recipes:
         words += ["--with", name]
     for option, text in changed.items():
@@ -653,12 +675,14 @@ def build_project(
     cli_args: Sequence[str] = (),
     package: str | None = None,
     answers: Answers | None = None,
+    data: str | None = None,
+    model: str | None = None,
 ) -> Project:
     """Render and split everything in memory; raises UserError before any file is touched.
 
-    `answers` (from an answers file) gives the starting recipes, values and package;
-    `with_`, `params` (typed values), `cli_args` (``--NAME VALUE`` words) and `package`
-    add to or override them.
+    `answers` (from an answers file) gives the starting recipes, values, data source, model
+    and package; `with_`, `params` (typed values), `cli_args` (``--NAME VALUE`` words),
+    `data`, `model` and `package` add to or override them.
     """
     from snippetgen import __version__
     from snippetgen.codecheck import CodeProblem, verify
@@ -675,25 +699,42 @@ def build_project(
                 f"(render it with 'snippetgen render {recipe.name}')."
             )
     recipes = [catalog.get(name).name for name in recipes if catalog.get(name).name != BASE_RECIPE]
+    setup = data_model(
+        data or (answers.data if answers else None), model or (answers.model if answers else None)
+    )
+
+    def request(values: Mapping[str, Any]) -> RenderRequest:
+        return RenderRequest(BASE_RECIPE, values, recipes, setup.data, setup.model)
+
     given = {**(answers.params if answers else {}), **(params or {})}
+    base = plan(request({}), catalog)
+    if answers is not None and data is not None:  # answers kept for another data source
+        given = {name: value for name, value in given.items() if name not in base.inapplicable}
     if cli_args:
         from snippetgen.params import parse_cli_args
 
-        options = plan(RenderRequest(BASE_RECIPE, {}, recipes), catalog).params
-        given.update(parse_cli_args(options, list(cli_args), recipe=BASE_RECIPE))
+        given.update(
+            parse_cli_args(
+                base.params,
+                list(cli_args),
+                recipe=BASE_RECIPE,
+                inapplicable=base.inapplicable,
+                data=setup.data,
+            )
+        )
     pkg = package_name(
         directory, package or (answers.package if answers and answers.package else None)
     )
-    resolved = plan(RenderRequest(BASE_RECIPE, given, recipes), catalog)
+    resolved = plan(request(given), catalog)
     check_templates(resolved.recipes)
-    defaults = plan(RenderRequest(BASE_RECIPE, {}, recipes), catalog).values
+    defaults = base.values
     changed = {
         resolved.params[n].option: cli_text(resolved.params[n], v)
         for n, v in resolved.values.items()
         if v != defaults[n]
     }
-    command = _command(directory, recipes, changed)
-    script = render(RenderRequest(BASE_RECIPE, resolved.values, recipes), catalog, command=command)
+    command = _command(directory, recipes, changed, setup)
+    script = render(request(resolved.values), catalog, command=command)
     header_lines = []
     for line in source_lines(script):
         if not line.startswith("#"):
@@ -715,7 +756,9 @@ def build_project(
     project = Project(
         directory=directory,
         package=pkg,
-        answers=Answers(pkg, tuple(recipes), dict(resolved.values), version),
+        answers=Answers(
+            pkg, tuple(recipes), dict(resolved.values), version, setup.data, setup.model
+        ),
     )
     requires = sorted({req for r in resolved.recipes for req in r.requires})
     python_files = {f"{pkg}/{name}.py": text for name, text in modules.items()}

@@ -30,6 +30,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from snippetgen import load_catalog
+from snippetgen.catalog import BASE_RECIPE
+from snippetgen.datamodel import DEFAULT_DATA
 from snippetgen.errors import UserError
 from snippetgen.params import FLOAT_LIMIT, INT_LIMIT, coerce, parse_cli_args, parse_value
 from snippetgen.recipe import Param
@@ -200,14 +202,26 @@ def _importable(recipe_names: tuple[str, ...]) -> bool:
     return True
 
 
+def param_of(name: str) -> Param:
+    return plan(RenderRequest(BASE_RECIPE), CATALOG).params[name]
+
+
 @pytest.mark.parametrize("name", RECIPES)
 def test_every_valid_combination_renders_clean_python(name):
     recipe = CATALOG.get(name)
-    strategy = st.fixed_dictionaries({p.name: valid_values(p) for p in recipe.params})
+    params = [p for p in recipe.params if not p.data or DEFAULT_DATA in p.data]
+    strategy = st.fixed_dictionaries({p.name: valid_values(p) for p in params})
 
     @settings(max_examples=examples_for(name), **SETTINGS)
     @given(values=strategy)
     def check(values: dict[str, Any]) -> None:
+        typed_all = {**plan(RenderRequest(name), CATALOG).values, **values}
+        typed_all = {n: coerce(recipe.param(n) or param_of(n), v) for n, v in typed_all.items()}
+        past = [x for x in recipe.limits if x.applies(typed_all) and typed_all[x.param] >= x.below]
+        if past:  # a declared limit: the render refuses it (and the script would too)
+            with pytest.raises(UserError, match=f"--{past[0].param}"):
+                render(RenderRequest(name, values), CATALOG)
+            return
         code = render(RenderRequest(name, values), CATALOG)  # raises RecipeBug if a check fails
         assert pyflakes_messages(code) == ""
         typed = {n: coerce(recipe.param(n), v) for n, v in values.items()}
@@ -222,7 +236,7 @@ def test_every_valid_combination_renders_clean_python(name):
                     f"render {name} {values} passed the schema, but the script it gives refuses "
                     f"its own defaults (exit {exc.code}); the render should refuse these values"
                 )
-            for param in recipe.params:
+            for param in params:
                 assert getattr(args, param.dest) == typed[param.name], param.name
 
     check()

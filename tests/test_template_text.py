@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from snippetgen import cheatsheet
 from snippetgen.catalog import BASE_RECIPE, load_catalog
+from snippetgen.datamodel import DEFAULT_DATA
 from snippetgen.recipe import Recipe
 from snippetgen.rendering import Plan, RenderRequest, _context, plan
 from snippetgen.template_env import Code, make_env
@@ -47,6 +48,8 @@ def _settings(recipe: Recipe) -> Iterator[tuple[str, dict[str, Any]]]:
     if recipe.kind == "feature" and recipe.name != BASE_RECIPE:
         params += CATALOG.base.params
     for param in params:
+        if param.data and DEFAULT_DATA not in param.data:
+            continue  # not in a render for the default data source
         if param.type == "choice":
             for choice in param.choices:
                 yield f"{param.name}={choice}", {param.name: choice}
