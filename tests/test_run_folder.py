@@ -414,6 +414,37 @@ def test_sigterm_stops_like_ctrl_c_with_exit_143(tmp_path):
     whole_lines(out / "metrics.jsonl")
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_torch_loads_is_one_line(tmp_path, signum):
+    """Ctrl-C in the seconds `import torch` takes: one line, exit 128+N, nothing written.
+    A stand-in torch package (first on the path) says when the import has begun and then
+    blocks, so the signal lands inside the import every time."""
+    script = write_script(tmp_path, "checkpoint", {}, name="train.py")
+    fake = tmp_path / "fake" / "torch"
+    fake.mkdir(parents=True)
+    started = tmp_path / "importing"
+    (fake / "__init__.py").write_text(
+        f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(120)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(fake.parent)}
+    run = subprocess.Popen(
+        [sys.executable, str(script), "--output-dir", "out"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with reaped(run):
+        wait_until(started.exists, run)
+        run.send_signal(signum)
+        stdout, stderr = run.communicate(timeout=60)
+    assert run.returncode == 128 + signum
+    by = "" if signum == signal.SIGINT else " by SIGTERM"
+    assert stderr == f"interrupted{by}\n"
+    assert not (tmp_path / "out").exists()
+
+
 # --- folders no run can write ---------------------------------------------------------------
 
 
