@@ -217,7 +217,11 @@ def test_every_valid_combination_renders_clean_python(name):
     def check(values: dict[str, Any]) -> None:
         typed_all = {**plan(RenderRequest(name), CATALOG).values, **values}
         typed_all = {n: coerce(recipe.param(n) or param_of(n), v) for n, v in typed_all.items()}
-        past = [x for x in recipe.limits if x.applies(typed_all) and typed_all[x.param] >= x.below]
+        past = [
+            x
+            for x in recipe.limits
+            if x.applies(typed_all) and typed_all[x.param] >= x.bound(typed_all)
+        ]
         if past:  # a declared limit: the render refuses it (and the script would too)
             with pytest.raises(UserError, match=f"--{past[0].param}"):
                 render(RenderRequest(name, values), CATALOG)
@@ -771,7 +775,7 @@ def test_any_answers_file_is_read_or_refused_in_one_sentence(tmp_path_factory, t
     from snippetgen.scaffold import ScaffoldError, read_answers
 
     path = tmp_path_factory.mktemp("answers") / "answers.toml"
-    path.write_text(text, encoding="utf-8", errors="surrogateescape")
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))  # lone surrogates: invalid UTF-8
     try:
         read_answers(path)
     except ScaffoldError as exc:
