@@ -1,8 +1,8 @@
 """Typed parameters: CLI strings in, validated Python values and literals out.
 
 One schema (:class:`snippetgen.recipe.Param`) drives the CLI, ``--help``, validation and
-the generated script's argparse defaults. Values reach generated code only through
-:func:`literal`, which returns ``repr`` of a validated int, float, bool, str or list.
+the generated script's argparse defaults. Values reach generated code only as the
+literal of a validated int, float, bool, str or list (:func:`snippetgen.pyliteral.py_literal`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from snippetgen.errors import (
     StrayArgumentError,
     UnknownParamError,
 )
-from snippetgen.pyliteral import py_literal
 from snippetgen.recipe import Param
 
 _INT_RE = re.compile(r"[+-]?[0-9]+")
@@ -156,27 +155,6 @@ def validate_default(param: Param) -> None:
         coerce(param, param.default)
     except ParamValueError as exc:
         raise ValueError(str(exc)) from None
-
-
-def literal(param: Param, value: Any) -> str:
-    """The Python source literal of a validated value (never raw user text)."""
-    value = coerce(param, value)
-    return py_literal(list(value) if isinstance(value, list | tuple) else value)
-
-
-def resolve(
-    params: Mapping[str, Param], given: Mapping[str, Any], defaults: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Typed values for every parameter: given values over recipe defaults over declared ones."""
-    out: dict[str, Any] = {}
-    for name, param in params.items():
-        if name in given:
-            out[name] = coerce(param, given[name])
-        elif name in defaults:
-            out[name] = coerce(param, defaults[name])
-        else:
-            out[name] = coerce(param, param.default)
-    return out
 
 
 def parse_cli_args(
