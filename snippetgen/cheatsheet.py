@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from snippetgen.catalog import BASE_RECIPE, Catalog
+from snippetgen.codecheck import LINE_LENGTH
 from snippetgen.condense import Block, condense, join
 from snippetgen.paramcode import cli_text
-from snippetgen.recipe import Recipe
+from snippetgen.recipe import BUILT_IN, Recipe, template_file
 from snippetgen.slots import SLOTS
 from snippetgen.template_text import expand, macros
 
-WIDTH = 88
 CODE_LINES = 40  # the most lines of code a cheat sheet shows; `render` prints all of it
 LR_CURVE_RECIPES = ("warmup", "lr-schedule")
 
@@ -29,7 +29,7 @@ LR_CURVE_RECIPES = ("warmup", "lr-schedule")
 def _wrap(text: str, indent: str = "  ", subsequent: str | None = None) -> str:
     return textwrap.fill(
         " ".join(text.split()),
-        width=WIDTH,
+        width=LINE_LENGTH,
         initial_indent=indent,
         subsequent_indent=indent if subsequent is None else subsequent,
     )
@@ -39,14 +39,10 @@ def _hanging(head: str, text: str) -> str:
     """`head` then `text`, wrapped so that continuation lines start under the text."""
     return textwrap.fill(
         " ".join(text.split()),
-        width=max(WIDTH, len(head) + 40),
+        width=max(LINE_LENGTH, len(head) + 40),
         initial_indent=head,
         subsequent_indent=" " * len(head),
     )
-
-
-def _template_name(recipe: Recipe) -> str:
-    return "feature.py.j2" if recipe.kind == "feature" else "snippet.py.j2"
 
 
 def _python_values(recipe: Recipe, values: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -108,7 +104,7 @@ def _snippet_code(
 def _blocks(recipe: Recipe, values: Mapping[str, Any] | None) -> tuple[list[Block], int, set[str]]:
     """The essential code in blocks, how many blank lines go between them, and the names
     that the code not shown uses."""
-    path = recipe.path / _template_name(recipe)
+    path = recipe.path / template_file(recipe.kind)
     if recipe.name == BASE_RECIPE or not path.is_file():
         return [], 1, set()
     from snippetgen.safefile import FileRefused, read_text
@@ -209,7 +205,7 @@ def cheatsheet(
         for p in catalog.recipes[BASE_RECIPE].params:
             values.setdefault(p.name, recipe.defaults.get(p.name, p.default))
     out = [f"{recipe.name} ({recipe.kind}): {recipe.title}", "", _wrap(recipe.summary)]
-    if recipe.source != "built-in":
+    if recipe.source != BUILT_IN:
         extra = ", overriding the built-in one" if recipe.name in catalog.overridden else ""
         out.append(f"  (your recipe, from {recipe.path}{extra})")
     if recipe.aliases:

@@ -26,6 +26,7 @@ from snippetgen.datamodel import (
 )
 from snippetgen.errors import OverwriteError, SnippetgenError, UserError
 from snippetgen.output import Color, atomic_write, check_output, highlight, use_color
+from snippetgen.recipe import BUILT_IN
 from snippetgen.usage import OneLineErrors
 
 app = typer.Typer(
@@ -157,7 +158,7 @@ def list_recipes(
     lines = []
     for r in recipes:
         extra = f"  [needs {', '.join(r.requires)}]" if r.requires else ""
-        if r.source != "built-in":
+        if r.source != BUILT_IN:
             overrides = " overriding the built-in" if r.name in catalog.overridden else ""
             extra += f"  [yours: {r.path}{overrides}]"
         lines.append(

@@ -6,6 +6,7 @@ import ast
 import builtins
 import symtable
 
+LINE_LENGTH = 88  # black's line length, which every render is formatted with
 _BUILTINS = set(dir(builtins)) | {"__file__", "__name__", "__doc__", "__spec__", "__builtins__"}
 
 
@@ -71,7 +72,7 @@ def format_source(source: str) -> str:
     """Format with black and prove the result stable and equivalent."""
     import black
 
-    mode = black.Mode(target_versions={black.TargetVersion.PY310}, line_length=88)
+    mode = black.Mode(target_versions={black.TargetVersion.PY310}, line_length=LINE_LENGTH)
     try:
         formatted = black.format_str(source, mode=mode)
     except (RecursionError, MemoryError):

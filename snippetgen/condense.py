@@ -28,6 +28,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
+from snippetgen.codecheck import LINE_LENGTH
+
 # Calls whose arguments are a message: on a cheat sheet the call alone says enough.
 REPORTS = frozenset({"fail", "print", "warn", "warning", "error", "info", "debug", "exit"})
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -297,7 +299,7 @@ def condense(
     blocks: Sequence[Block],
     budget: int,
     blank_lines: int = 1,
-    width: int = 88,
+    width: int = LINE_LENGTH,
     used: Iterable[str] = (),
 ) -> tuple[list[Block], bool]:
     """`blocks` shortened until joined they take at most `budget` lines (and no line a join

@@ -15,6 +15,8 @@ from snippetgen.errors import RecipeDefinitionError
 from snippetgen.safefile import FileRefused, read_text
 
 KINDS = ("feature", "snippet")
+BASE_RECIPE = "train"  # the training-script skeleton that every feature fills
+BUILT_IN = "built-in"  # the source of a recipe shipped with snippetgen
 PARAM_TYPES = ("int", "float", "bool", "str", "choice", "int_list", "float_list")
 # Options of `snippetgen render` itself, and flags every training script already has.
 RESERVED_NAMES = frozenset({"with", "output", "force", "color", "help", "data", "model"})
@@ -40,6 +42,12 @@ TEXT_LIMIT = 5000  # characters of a docs text (when, notes, one pitfall)
 CHOICE_LIMIT = 200  # characters of a choice
 MAX_LENGTH_LIMIT = 10_000  # the largest max_length of a str parameter
 TOML_LIMIT = 1 << 20  # bytes of a recipe.toml
+
+
+def template_file(kind: str) -> str:
+    """The template a recipe of this kind keeps in its folder."""
+    return "feature.py.j2" if kind == "feature" else "snippet.py.j2"
+
 
 _PARAM_KEYS = {
     "name",
@@ -197,7 +205,7 @@ class Recipe(NamedTuple):
     order: int = 50
     defaults: Mapping[str, Any] = MappingProxyType({})
     essential: tuple[str, ...] = ()
-    source: str = "built-in"
+    source: str = BUILT_IN
     limits: tuple[Limit, ...] = ()
 
     def param(self, name: str) -> Param | None:
@@ -491,7 +499,7 @@ def _read_meta(folder: Path) -> dict[str, Any]:
     return data
 
 
-def load_recipe(folder: Path, *, source: str = "built-in") -> Recipe:
+def load_recipe(folder: Path, *, source: str = BUILT_IN) -> Recipe:
     """Read and validate ``folder/recipe.toml``; raise RecipeDefinitionError when malformed.
 
     Each field is checked for its type and form (one sentence per problem), and the file is
@@ -524,7 +532,7 @@ def load_recipe(folder: Path, *, source: str = "built-in") -> Recipe:
     order = data.get("order", 50)
     if isinstance(order, bool) or not isinstance(order, int) or abs(order) > 10**6:
         raise _fail(meta, "'order' must be an integer (from -1000000 to 1000000)")
-    template = "feature.py.j2" if kind == "feature" else "snippet.py.j2"
+    template = template_file(kind)
     recipe = Recipe(
         name=name,
         kind=kind,
@@ -546,6 +554,6 @@ def load_recipe(folder: Path, *, source: str = "built-in") -> Recipe:
         source=source,
         limits=_limits(meta, data, params),
     )
-    if name != "train" and not (folder / template).is_file():
+    if name != BASE_RECIPE and not (folder / template).is_file():
         raise _fail(folder, f"a {kind} recipe needs a {template} template")
     return recipe

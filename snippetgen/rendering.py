@@ -31,7 +31,7 @@ from snippetgen.errors import (
 )
 from snippetgen.params import coerce
 from snippetgen.quoting import comment, shell_word
-from snippetgen.recipe import Param, Recipe
+from snippetgen.recipe import Param, Recipe, template_file
 from snippetgen.slots import SLOTS
 
 if TYPE_CHECKING:  # Jinja is imported only when a template is rendered (not on a cache hit)
@@ -298,14 +298,14 @@ def render_source(plan_: Plan, header: str) -> str:
     current = target.name
     try:
         if target.kind == "snippet":
-            body = env.get_template(f"{target.name}/snippet.py.j2").render(context)
+            body = env.get_template(f"{target.name}/{template_file(target.kind)}").render(context)
         else:
             modules = []
             for recipe in plan_.recipes:
                 current = recipe.name
                 if recipe.name == BASE_RECIPE:
                     continue
-                template = env.get_template(f"{recipe.name}/feature.py.j2")
+                template = env.get_template(f"{recipe.name}/{template_file(recipe.kind)}")
                 modules.append((recipe.name, template.make_module(context)))
             slots = _Slots(modules)
             current = BASE_RECIPE
@@ -328,7 +328,7 @@ def render_source(plan_: Plan, header: str) -> str:
                 ),
                 "list_parsers": paramcode.list_types_used(base_params),
             }
-            body = env.get_template(f"{BASE_RECIPE}/feature.py.j2").render(context)
+            body = env.get_template(f"{BASE_RECIPE}/{template_file('feature')}").render(context)
             body = slots.place(body)
     except TemplateSyntaxError as exc:
         raise RecipeBug(

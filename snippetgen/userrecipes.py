@@ -19,15 +19,14 @@ from pathlib import Path
 
 from snippetgen.catalog import PATH_ENV, Catalog, user_dirs
 from snippetgen.errors import RecipeDefinitionError, UserError
-from snippetgen.recipe import NAME_RE, Recipe, load_recipe
+from snippetgen.recipe import BUILT_IN, NAME_RE, Recipe, load_recipe, template_file
 from snippetgen.slots import SLOTS
 
-BUILT_IN = "built-in"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 
 
 def template_path(recipe: Recipe) -> Path:
-    return recipe.path / ("feature.py.j2" if recipe.kind == "feature" else "snippet.py.j2")
+    return recipe.path / template_file(recipe.kind)
 
 
 def check_folder(folder: Path) -> None:
