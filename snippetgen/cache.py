@@ -191,8 +191,6 @@ def store(key: str, text: str) -> None:
     """Keep a checked render; best effort (a read-only or full disk just means no caching)."""
     if not enabled():
         return
-    import tempfile
-
     body = text.encode("utf-8")
     data = f"{_MAGIC}{key}{_SUM}{_checksum(key, body)}\n".encode("ascii") + body
     if len(data) > MAX_ENTRY_BYTES:
@@ -200,19 +198,9 @@ def store(key: str, text: str) -> None:
     folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
+        _write(_entry(key), data)
     except OSError:
         return
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        Path(tmp).replace(_entry(key))
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
-        return
-    except BaseException:  # Ctrl-C mid-write: leave no partial file behind
-        Path(tmp).unlink(missing_ok=True)
-        raise
     prune(folder)
 
 
@@ -421,24 +409,22 @@ def flush() -> None:
         return
     _toml_dirty = False
     keep = _kept_tables(_toml_memo)
-    import tempfile
-
     folder = cache_dir().parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"pruned": _today(), "tables": keep}, handle, ensure_ascii=False)
-        Path(tmp).replace(folder / _TOML_INDEX)
+        text = json.dumps({"pruned": _today(), "tables": keep}, ensure_ascii=False)
+        _write(folder / _TOML_INDEX, text)
         (folder / "recipe-toml-v3.json").unlink(missing_ok=True)  # the previous format's
     except OSError:
-        Path(tmp).unlink(missing_ok=True)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        pass
+
+
+def _write(path: Path, data: str | bytes) -> None:
+    """Replace a cache file whole: private (0600), not synced (a crash costs one render),
+    through a ".tmp-*.part" temporary (:func:`prune` clears those a killed process left)."""
+    from snippetgen.output import atomic_write
+
+    atomic_write(path, data, sync=False, mode=0o600, temp=(".tmp-", ".part"), only_regular=False)
 
 
 def clear() -> int:
