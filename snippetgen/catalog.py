@@ -78,7 +78,7 @@ def _intended_name(folder: Path) -> str:
 
 def _load_user_recipe(folder: Path, source: str) -> Recipe:
     """A recipe from a user folder, fully checked; any failure is a RecipeDefinitionError."""
-    from snippetgen.userrecipes import check_folder, check_user_recipe
+    from snippetgen.recipecheck import check_folder, check_user_recipe
 
     try:
         check_folder(folder)  # before anything in it is read: no links out, no FIFOs

@@ -363,7 +363,7 @@ def render(
     if show_help:
         typer.echo(_render_help(recipe, data, model), nl=False)
         return
-    from snippetgen.userrecipes import check_templates
+    from snippetgen.recipecheck import check_templates
 
     catalog = _catalog(quiet=[recipe, *(with_ or [])], only=[recipe, *(with_ or [])])
     setup = data_model(data, model)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snippetgen.datamodel import not_for_source
 from snippetgen.errors import (
@@ -19,7 +19,9 @@ from snippetgen.errors import (
     StrayArgumentError,
     UnknownParamError,
 )
-from snippetgen.recipe import Param
+
+if TYPE_CHECKING:  # recipe.py checks each declared default here: no import back at run time
+    from snippetgen.recipe import Param
 
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 _FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
