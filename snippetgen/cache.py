@@ -370,24 +370,36 @@ def load_toml(text: str, origin: Path | str | None = None) -> dict[str, Any]:
     return data
 
 
+def _well_formed(entry: dict[str, Any]) -> bool:
+    paths = entry.get("paths")
+    return (
+        isinstance(entry.get("used"), int)
+        and isinstance(entry.get("table"), str)
+        and isinstance(paths, list)
+        and all(isinstance(p, str) for p in paths)
+    )
+
+
+def _outdated(entry: dict[str, Any], today: int, parsed_now: set[str]) -> bool:
+    """A table not used this run that goes: unused for STALE_DAYS, or only of older versions
+    of files read this run, or of files gone."""
+    if today - entry["used"] > STALE_DAYS:
+        return True
+    paths = entry["paths"]
+    return bool(paths) and all(p in parsed_now or not Path(p).is_file() for p in paths)
+
+
 def _kept_tables(memo: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """What the saved index keeps: see the comment above _TOML_INDEX."""
     today = _today()
     parsed_now = {p for k in _toml_used if k in memo for p in memo[k].get("paths", [])}
     keep: list[tuple[int, str, dict[str, Any]]] = []
     for key, entry in memo.items():
-        used = entry.get("used")
-        paths = entry.get("paths")
-        if not isinstance(used, int) or not isinstance(entry.get("table"), str):
+        if not _well_formed(entry):
             continue
-        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        if key not in _toml_used and _outdated(entry, today, parsed_now):
             continue
-        if key not in _toml_used:
-            if today - used > STALE_DAYS:
-                continue
-            if paths and all(p in parsed_now or not Path(p).is_file() for p in paths):
-                continue  # older versions of files read this run, or files gone
-        keep.append((used if key not in _toml_used else today + 1, key, entry))
+        keep.append((entry["used"] if key not in _toml_used else today + 1, key, entry))
     keep.sort(key=lambda item: item[0], reverse=True)  # this run's first, then the latest
     kept: dict[str, dict[str, Any]] = {}
     size = 0
