@@ -191,8 +191,6 @@ def store(key: str, text: str) -> None:
     """Keep a checked render; best effort (a read-only or full disk just means no caching)."""
     if not enabled():
         return
-    import tempfile
-
     body = text.encode("utf-8")
     data = f"{_MAGIC}{key}{_SUM}{_checksum(key, body)}\n".encode("ascii") + body
     if len(data) > MAX_ENTRY_BYTES:
@@ -200,19 +198,9 @@ def store(key: str, text: str) -> None:
     folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
+        _write(_entry(key), data)
     except OSError:
         return
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        Path(tmp).replace(_entry(key))
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
-        return
-    except BaseException:  # Ctrl-C mid-write: leave no partial file behind
-        Path(tmp).unlink(missing_ok=True)
-        raise
     prune(folder)
 
 
@@ -382,24 +370,36 @@ def load_toml(text: str, origin: Path | str | None = None) -> dict[str, Any]:
     return data
 
 
+def _well_formed(entry: dict[str, Any]) -> bool:
+    paths = entry.get("paths")
+    return (
+        isinstance(entry.get("used"), int)
+        and isinstance(entry.get("table"), str)
+        and isinstance(paths, list)
+        and all(isinstance(p, str) for p in paths)
+    )
+
+
+def _outdated(entry: dict[str, Any], today: int, parsed_now: set[str]) -> bool:
+    """A table not used this run that goes: unused for STALE_DAYS, or only of older versions
+    of files read this run, or of files gone."""
+    if today - entry["used"] > STALE_DAYS:
+        return True
+    paths = entry["paths"]
+    return bool(paths) and all(p in parsed_now or not Path(p).is_file() for p in paths)
+
+
 def _kept_tables(memo: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """What the saved index keeps: see the comment above _TOML_INDEX."""
     today = _today()
     parsed_now = {p for k in _toml_used if k in memo for p in memo[k].get("paths", [])}
     keep: list[tuple[int, str, dict[str, Any]]] = []
     for key, entry in memo.items():
-        used = entry.get("used")
-        paths = entry.get("paths")
-        if not isinstance(used, int) or not isinstance(entry.get("table"), str):
+        if not _well_formed(entry):
             continue
-        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        if key not in _toml_used and _outdated(entry, today, parsed_now):
             continue
-        if key not in _toml_used:
-            if today - used > STALE_DAYS:
-                continue
-            if paths and all(p in parsed_now or not Path(p).is_file() for p in paths):
-                continue  # older versions of files read this run, or files gone
-        keep.append((used if key not in _toml_used else today + 1, key, entry))
+        keep.append((entry["used"] if key not in _toml_used else today + 1, key, entry))
     keep.sort(key=lambda item: item[0], reverse=True)  # this run's first, then the latest
     kept: dict[str, dict[str, Any]] = {}
     size = 0
@@ -421,24 +421,22 @@ def flush() -> None:
         return
     _toml_dirty = False
     keep = _kept_tables(_toml_memo)
-    import tempfile
-
     folder = cache_dir().parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"pruned": _today(), "tables": keep}, handle, ensure_ascii=False)
-        Path(tmp).replace(folder / _TOML_INDEX)
+        text = json.dumps({"pruned": _today(), "tables": keep}, ensure_ascii=False)
+        _write(folder / _TOML_INDEX, text)
         (folder / "recipe-toml-v3.json").unlink(missing_ok=True)  # the previous format's
     except OSError:
-        Path(tmp).unlink(missing_ok=True)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        pass
+
+
+def _write(path: Path, data: str | bytes) -> None:
+    """Replace a cache file whole: private (0600), not synced (a crash costs one render),
+    through a ".tmp-*.part" temporary (:func:`prune` clears those a killed process left)."""
+    from snippetgen.output import atomic_write
+
+    atomic_write(path, data, sync=False, mode=0o600, temp=(".tmp-", ".part"), only_regular=False)
 
 
 def clear() -> int:

@@ -7,9 +7,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from snippetgen.errors import RecipeDefinitionError, UnknownRecipeError
-from snippetgen.recipe import NAME_RE, Recipe, load_recipe
+from snippetgen.recipe import BASE_RECIPE, BUILT_IN, NAME_RE, Recipe, load_recipe
 
-BASE_RECIPE = "train"
 PATH_ENV = "SNIPPETGEN_PATH"
 
 
@@ -79,7 +78,7 @@ def _intended_name(folder: Path) -> str:
 
 def _load_user_recipe(folder: Path, source: str) -> Recipe:
     """A recipe from a user folder, fully checked; any failure is a RecipeDefinitionError."""
-    from snippetgen.userrecipes import check_folder, check_user_recipe
+    from snippetgen.recipecheck import check_folder, check_user_recipe
 
     try:
         check_folder(folder)  # before anything in it is read: no links out, no FIFOs
@@ -117,15 +116,13 @@ def _scan(root: Path, source: str, catalog: Catalog, only: set[str] | None = Non
         except OSError:  # a name too long, a loop of links: not a recipe folder
             continue
         try:
-            if source == "built-in":
+            if source == BUILT_IN:
                 recipe = load_recipe(folder, source=source)
             else:
                 recipe = _load_user_recipe(folder, source)
         except RecipeDefinitionError as exc:
             catalog.broken.append(exc)
-            if (
-                source != "built-in"
-            ):  # it hides the recipe it would override: never a silent fallback
+            if source != BUILT_IN:  # it hides the recipe it would override: never a silent fallback
                 name = _intended_name(folder)
                 catalog.recipes.pop(name, None)
                 catalog.shadowed[name] = exc
@@ -149,7 +146,7 @@ def load_catalog(extra: list[Path] | None = None, *, names: Iterable[str] | None
     if wanted is not None and not all(NAME_RE.match(n) for n in wanted):
         wanted = None  # not a recipe name (so never a path to follow): read everything
     catalog = Catalog()
-    _scan(catalog.base_dir, "built-in", catalog, wanted)
+    _scan(catalog.base_dir, BUILT_IN, catalog, wanted)
     for directory in [*user_dirs(), *(extra or [])]:
         _scan(directory, str(directory), catalog)
     if wanted is not None and not all(

@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from snippetgen.catalog import BASE_RECIPE, Catalog
+from snippetgen.codecheck import LINE_LENGTH
 from snippetgen.condense import Block, condense, join
 from snippetgen.paramcode import cli_text
-from snippetgen.recipe import Recipe
+from snippetgen.recipe import BUILT_IN, Recipe, template_file
 from snippetgen.slots import SLOTS
 from snippetgen.template_text import expand, macros
 
-WIDTH = 88
 CODE_LINES = 40  # the most lines of code a cheat sheet shows; `render` prints all of it
 LR_CURVE_RECIPES = ("warmup", "lr-schedule")
 
@@ -29,7 +29,7 @@ LR_CURVE_RECIPES = ("warmup", "lr-schedule")
 def _wrap(text: str, indent: str = "  ", subsequent: str | None = None) -> str:
     return textwrap.fill(
         " ".join(text.split()),
-        width=WIDTH,
+        width=LINE_LENGTH,
         initial_indent=indent,
         subsequent_indent=indent if subsequent is None else subsequent,
     )
@@ -39,14 +39,10 @@ def _hanging(head: str, text: str) -> str:
     """`head` then `text`, wrapped so that continuation lines start under the text."""
     return textwrap.fill(
         " ".join(text.split()),
-        width=max(WIDTH, len(head) + 40),
+        width=max(LINE_LENGTH, len(head) + 40),
         initial_indent=head,
         subsequent_indent=" " * len(head),
     )
-
-
-def _template_name(recipe: Recipe) -> str:
-    return "feature.py.j2" if recipe.kind == "feature" else "snippet.py.j2"
 
 
 def _python_values(recipe: Recipe, values: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -76,6 +72,17 @@ def _feature_code(recipe: Recipe, text: str, values: dict[str, Any]) -> list[Blo
     return blocks
 
 
+_Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+def _chosen_definitions(recipe: Recipe, tree: ast.Module) -> list[_Definition]:
+    """A snippet's definitions named in ``essential`` (in that order), else all but main()."""
+    defs = [node for node in tree.body if isinstance(node, _Definition)]
+    if recipe.essential:
+        return [node for name in recipe.essential for node in defs if node.name == name]
+    return [node for node in defs if node.name != "main"] or defs
+
+
 def _snippet_code(
     recipe: Recipe, text: str, values: dict[str, Any]
 ) -> tuple[list[Block], set[str]]:
@@ -86,15 +93,7 @@ def _snippet_code(
     except SyntaxError:
         return [], set()
     lines = source.splitlines()
-    defs = [
-        node
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-    ]
-    if recipe.essential:
-        chosen = [node for name in recipe.essential for node in defs if node.name == name]
-    else:
-        chosen = [node for node in defs if node.name != "main"] or defs
+    chosen = _chosen_definitions(recipe, tree)
     blocks = []
     for node in chosen:
         first = min([node.lineno] + [d.lineno for d in node.decorator_list])
@@ -108,7 +107,7 @@ def _snippet_code(
 def _blocks(recipe: Recipe, values: Mapping[str, Any] | None) -> tuple[list[Block], int, set[str]]:
     """The essential code in blocks, how many blank lines go between them, and the names
     that the code not shown uses."""
-    path = recipe.path / _template_name(recipe)
+    path = recipe.path / template_file(recipe.kind)
     if recipe.name == BASE_RECIPE or not path.is_file():
         return [], 1, set()
     from snippetgen.safefile import FileRefused, read_text
@@ -194,30 +193,34 @@ def _related(recipe: Recipe, catalog: Catalog) -> list[str]:
     return out
 
 
-def cheatsheet(
-    recipe: Recipe,
-    catalog: Catalog,
-    *,
-    color: bool = False,
-    values: Mapping[str, Any] | None = None,
-) -> str:
-    """The cheat sheet of `recipe`; `values` (by parameter name) override the defaults shown."""
-    values = dict(values or {})
+def _shown_values(
+    recipe: Recipe, catalog: Catalog, values: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The values a cheat sheet shows: those given, else the recipe's defaults, and for a
+    feature the base recipe's too (as the feature sets them)."""
+    shown = dict(values or {})
     for p in recipe.params:
-        values.setdefault(p.name, p.default)
+        shown.setdefault(p.name, p.default)
     if recipe.kind == "feature" and recipe.name != BASE_RECIPE and BASE_RECIPE in catalog.recipes:
         for p in catalog.recipes[BASE_RECIPE].params:
-            values.setdefault(p.name, recipe.defaults.get(p.name, p.default))
+            shown.setdefault(p.name, recipe.defaults.get(p.name, p.default))
+    return shown
+
+
+def _header(recipe: Recipe, catalog: Catalog) -> list[str]:
+    """Name, title and summary; where a user's recipe comes from; its aliases."""
     out = [f"{recipe.name} ({recipe.kind}): {recipe.title}", "", _wrap(recipe.summary)]
-    if recipe.source != "built-in":
+    if recipe.source != BUILT_IN:
         extra = ", overriding the built-in one" if recipe.name in catalog.overridden else ""
         out.append(f"  (your recipe, from {recipe.path}{extra})")
     if recipe.aliases:
         out.append(_wrap("Also known as: " + ", ".join(recipe.aliases)))
-    if recipe.when:
-        out += ["", "When to use it:", _wrap(recipe.when)]
-    out += _parameters(recipe, values)
-    out += _lr_section(recipe, values)
+    return out
+
+
+def _cautions(recipe: Recipe) -> list[str]:
+    """Pitfalls, notes, requirements and conflicts, each section only when there is one."""
+    out: list[str] = []
     if recipe.pitfalls:
         out += ["", "Pitfalls:"]
         out += [_wrap(pitfall, "  - ", "    ") for pitfall in recipe.pitfalls]
@@ -231,17 +234,25 @@ def cheatsheet(
     if recipe.conflicts:
         out += ["", "Does not combine with:"]
         out += [_wrap(f"{c.recipe}: {c.why}", "  ", "    ") for c in recipe.conflicts]
-    out += _related(recipe, catalog)
-    code, trimmed = key_code(recipe, values)
-    if code:
-        if color:
-            from snippetgen.output import highlight
+    return out
 
-            code = highlight(code).rstrip("\n")
-        heading = "Essential code (its key lines):" if trimmed else "Essential code:"
-        out += ["", heading, textwrap.indent(code, "    ")]
-        if trimmed:
-            out.append(f"  full code: snippetgen render {recipe.name}")
+
+def _code_section(recipe: Recipe, values: Mapping[str, Any], *, color: bool) -> list[str]:
+    code, trimmed = key_code(recipe, values)
+    if not code:
+        return []
+    if color:
+        from snippetgen.output import highlight
+
+        code = highlight(code).rstrip("\n")
+    heading = "Essential code (its key lines):" if trimmed else "Essential code:"
+    out = ["", heading, textwrap.indent(code, "    ")]
+    if trimmed:
+        out.append(f"  full code: snippetgen render {recipe.name}")
+    return out
+
+
+def _usage(recipe: Recipe) -> list[str]:
     if recipe.kind == "snippet":
         usage = f"snippetgen render {recipe.name} > {recipe.name.replace('-', '_')}.py"
     elif recipe.name == BASE_RECIPE:
@@ -251,5 +262,25 @@ def cheatsheet(
             f"snippetgen render {recipe.name} > train.py\n"
             f"  (or with others: snippetgen render train --with {recipe.name} --with ...)"
         )
-    out += ["", f"Render it: {usage}", f"All options: snippetgen render {recipe.name} --help"]
+    return ["", f"Render it: {usage}", f"All options: snippetgen render {recipe.name} --help"]
+
+
+def cheatsheet(
+    recipe: Recipe,
+    catalog: Catalog,
+    *,
+    color: bool = False,
+    values: Mapping[str, Any] | None = None,
+) -> str:
+    """The cheat sheet of `recipe`; `values` (by parameter name) override the defaults shown."""
+    shown = _shown_values(recipe, catalog, values)
+    out = _header(recipe, catalog)
+    if recipe.when:
+        out += ["", "When to use it:", _wrap(recipe.when)]
+    out += _parameters(recipe, shown)
+    out += _lr_section(recipe, shown)
+    out += _cautions(recipe)
+    out += _related(recipe, catalog)
+    out += _code_section(recipe, shown, color=color)
+    out += _usage(recipe)
     return "\n".join(out).rstrip() + "\n"

@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -26,7 +26,11 @@ from snippetgen.datamodel import (
 )
 from snippetgen.errors import OverwriteError, SnippetgenError, UserError
 from snippetgen.output import Color, atomic_write, check_output, highlight, use_color
+from snippetgen.recipe import BUILT_IN, Recipe
 from snippetgen.usage import OneLineErrors
+
+if TYPE_CHECKING:  # rendering is imported by the commands that render
+    from snippetgen.rendering import Plan
 
 app = typer.Typer(
     cls=OneLineErrors,
@@ -136,13 +140,7 @@ def list_recipes(
     catalog = _catalog()
     recipes = [r for r in catalog if tag is None or tag in r.tags]
     if tag is not None and not recipes:
-        from snippetgen.errors import closest
-
-        near = closest(tag.lower(), {t for r in catalog for t in r.tags})
-        hint = f" Did you mean {' or '.join(repr(t) for t in near)}?" if near else ""
-        raise UserError(
-            f"No recipe has the tag {tag!r}.{hint} Run 'snippetgen list' to see every recipe's tags."
-        )
+        raise _no_such_tag(tag, catalog)
     if as_json:
         rows = [
             {**r.to_json(), "overrides": [str(o.path) for o in catalog.overridden.get(r.name, [])]}
@@ -154,16 +152,33 @@ def list_recipes(
         err("No recipes found.")
         return
     width = max(len(r.name) for r in recipes)
-    lines = []
-    for r in recipes:
-        extra = f"  [needs {', '.join(r.requires)}]" if r.requires else ""
-        if r.source != "built-in":
-            overrides = " overriding the built-in" if r.name in catalog.overridden else ""
-            extra += f"  [yours: {r.path}{overrides}]"
-        lines.append(
-            (f"{r.name:<{width}}  {r.kind:<7}  ", f"{r.summary}  ({', '.join(r.tags)}){extra}")
+    lines = [
+        (
+            f"{r.name:<{width}}  {r.kind:<7}  ",
+            f"{r.summary}  ({', '.join(r.tags)}){_notes(r, catalog)}",
         )
+        for r in recipes
+    ]
     _emit(_rows(lines), Color.never)
+
+
+def _no_such_tag(tag: str, catalog: Catalog) -> UserError:
+    from snippetgen.errors import closest
+
+    near = closest(tag.lower(), {t for r in catalog for t in r.tags})
+    hint = f" Did you mean {' or '.join(repr(t) for t in near)}?" if near else ""
+    return UserError(
+        f"No recipe has the tag {tag!r}.{hint} Run 'snippetgen list' to see every recipe's tags."
+    )
+
+
+def _notes(recipe: Recipe, catalog: Catalog) -> str:
+    """What a listed recipe needs, and where it comes from when it is not built in."""
+    extra = f"  [needs {', '.join(recipe.requires)}]" if recipe.requires else ""
+    if recipe.source != BUILT_IN:
+        overrides = " overriding the built-in" if recipe.name in catalog.overridden else ""
+        extra += f"  [yours: {recipe.path}{overrides}]"
+    return extra
 
 
 @app.command()
@@ -236,7 +251,6 @@ def _render_help(recipe_name: str, data: str | None = None, model: str | None = 
     except ImportError:
         from click.formatting import HelpFormatter  # type: ignore[assignment]
 
-    from snippetgen.paramcode import cli_text
     from snippetgen.rendering import RenderRequest, plan
 
     catalog = load_catalog(names=[recipe_name])
@@ -247,16 +261,7 @@ def _render_help(recipe_name: str, data: str | None = None, model: str | None = 
     keep = str.maketrans(" ", NBSP)  # a range or a default is never split across lines
     formatter = HelpFormatter(width=width)
     prog = f"snippetgen render {recipe.name}"
-    parts = [
-        "[--PARAM VALUE ...]",
-        *(
-            ["[--with RECIPE ...]", "[--data SOURCE]", "[--model ARCH]"]
-            if recipe.kind == "feature"
-            else []
-        ),
-        "[-o FILE [--force]]",
-        "[--color auto|always|never]",
-    ]
+    parts = _usage_parts(recipe)
     head = f"Usage: {prog} "
     if width - len(head) < max(len(p) for p in parts):  # too narrow: the parts go below
         formatter.write(head.rstrip() + "\n")
@@ -281,27 +286,8 @@ def _render_help(recipe_name: str, data: str | None = None, model: str | None = 
             if recipe.kind == "feature"
             else "Parameters (each becomes a constant of the generated script):"
         )
-    rows = []
-    for name, param in resolved.params.items():
-        rng = param.range_text()
-        owner = resolved.owners[name]
-        default = f"default {cli_text(param, resolved.values[name])}"
-        rows.append(
-            (
-                f"{param.option} {param.type.upper()}",
-                f"{param.help}; {default.translate(keep) if len(default) <= 30 else default}"
-                + (
-                    f"; {rng.translate(keep)}"
-                    if rng and len(rng) <= 30
-                    else f"; {rng}"
-                    if rng
-                    else ""
-                )
-                + (f" [{owner}]" if owner != recipe.name else ""),
-            )
-        )
     with formatter.indentation():
-        formatter.write_dl(rows)
+        formatter.write_dl([_param_row(resolved, name, keep) for name in resolved.params])
     if recipe.kind == "feature":
         formatter.write_paragraph()
         with formatter.indentation():
@@ -319,6 +305,49 @@ def _render_help(recipe_name: str, data: str | None = None, model: str | None = 
                 ]
             )
     return formatter.getvalue().replace(NBSP, " ")
+
+
+def _usage_parts(recipe: Recipe) -> list[str]:
+    """The options of ``render RECIPE``'s usage line, after the program name."""
+    return [
+        "[--PARAM VALUE ...]",
+        *(
+            ["[--with RECIPE ...]", "[--data SOURCE]", "[--model ARCH]"]
+            if recipe.kind == "feature"
+            else []
+        ),
+        "[-o FILE [--force]]",
+        "[--color auto|always|never]",
+    ]
+
+
+def _param_row(resolved: "Plan", name: str, keep: dict[int, int]) -> tuple[str, str]:
+    """A parameter's line of ``render RECIPE --help``: its option and type, then its help,
+    default, range and (for another recipe's parameter) the recipe; a short default or range
+    keeps ``keep``'s unbreakable spaces."""
+    from snippetgen.paramcode import cli_text
+
+    param = resolved.params[name]
+    rng = param.range_text()
+    owner = resolved.owners[name]
+    default = f"default {cli_text(param, resolved.values[name])}"
+    return (
+        f"{param.option} {param.type.upper()}",
+        f"{param.help}; {default.translate(keep) if len(default) <= 30 else default}"
+        + (f"; {rng.translate(keep)}" if rng and len(rng) <= 30 else f"; {rng}" if rng else "")
+        + (f" [{owner}]" if owner != resolved.target.name else ""),
+    )
+
+
+def _write_output(output: Path, code: str, *, force: bool) -> None:
+    """Write a render to ``-o FILE`` (atomically); a refusal is one sentence."""
+    try:
+        atomic_write(output, code, overwrite=force)
+    except FileExistsError:  # made while rendering
+        raise OverwriteError(path=str(output)) from None
+    except OSError as exc:  # a full disk, no permission, a name too long, ...
+        raise UserError(f"Cannot write {output}: {exc.strerror or exc}.") from None
+    err(f"wrote {output}")
 
 
 @app.command(
@@ -362,13 +391,12 @@ def render(
     if show_help:
         typer.echo(_render_help(recipe, data, model), nl=False)
         return
-    from snippetgen.userrecipes import check_templates
+    from snippetgen.recipecheck import check_templates
 
-    catalog = _catalog(quiet=[recipe, *(with_ or [])], only=[recipe, *(with_ or [])])
+    with_ = with_ or []
+    catalog = _catalog(quiet=[recipe, *with_], only=[recipe, *with_])
     setup = data_model(data, model)
-    base = plan(
-        RenderRequest(recipe, with_=with_ or [], data=setup.data, model=setup.model), catalog
-    )
+    base = plan(RenderRequest(recipe, with_=with_, data=setup.data, model=setup.model), catalog)
     check_templates(base.recipes)
     values = parse_cli_args(
         base.params,
@@ -379,19 +407,13 @@ def render(
     )
     if output is not None:
         check_output(output, force=force)  # before the render: no work for a refused FILE
-    command = base.command(values, with_ or [])
-    request = RenderRequest(recipe, values, with_ or [], setup.data, setup.model)
+    command = base.command(values, with_)
+    request = RenderRequest(recipe, values, with_, setup.data, setup.model)
     code = run_render(request, catalog, command=command)
     if output is None:
         _emit(code, color, code=True)
     else:
-        try:
-            atomic_write(output, code, overwrite=force)
-        except FileExistsError:  # made while rendering
-            raise OverwriteError(path=str(output)) from None
-        except OSError as exc:  # a full disk, no permission, a name too long, ...
-            raise UserError(f"Cannot write {output}: {exc.strerror or exc}.") from None
-        err(f"wrote {output}")
+        _write_output(output, code, force=force)
     from snippetgen.lrplot import no_decay_warning
 
     warning = no_decay_warning([r.name for r in base.recipes], {**base.values, **values})

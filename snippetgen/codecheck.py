@@ -6,6 +6,7 @@ import ast
 import builtins
 import symtable
 
+LINE_LENGTH = 88  # black's line length, which every render is formatted with
 _BUILTINS = set(dir(builtins)) | {"__file__", "__name__", "__doc__", "__spec__", "__builtins__"}
 
 
@@ -30,22 +31,28 @@ def name_problems(source: str) -> list[str]:
     top = symtable.symtable(source, "<generated>", "exec")
     defined = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
     defined |= {s.get_name() for t in _walk(top) for s in t.get_symbols() if s.is_declared_global()}
-    used_globals: set[str] = set()
-    problems: list[str] = []
-    for table in _walk(top):
-        for sym in table.get_symbols():
-            name = sym.get_name()
-            is_top = table is top
-            refers_global = is_top or sym.is_global()
-            if sym.is_referenced() and refers_global:
-                used_globals.add(name)
-                if name not in defined and name not in _BUILTINS:
-                    problems.append(f"undefined name {name!r}")
+    used_globals = _used_globals(top)
+    problems = [
+        f"undefined name {name!r}"
+        for name in used_globals
+        if name not in defined and name not in _BUILTINS
+    ]
     for sym in top.get_symbols():
         if sym.is_imported() and sym.get_name() not in used_globals:
             if sym.get_name() != "annotations":
                 problems.append(f"unused import {sym.get_name()!r}")
     return sorted(set(problems))
+
+
+def _used_globals(top: symtable.SymbolTable) -> set[str]:
+    """The global names the module reads: at its top level, or declared or found global
+    in a function."""
+    return {
+        sym.get_name()
+        for table in _walk(top)
+        for sym in table.get_symbols()
+        if sym.is_referenced() and (table is top or sym.is_global())
+    }
 
 
 def check_source(source: str) -> None:
@@ -71,7 +78,7 @@ def format_source(source: str) -> str:
     """Format with black and prove the result stable and equivalent."""
     import black
 
-    mode = black.Mode(target_versions={black.TargetVersion.PY310}, line_length=88)
+    mode = black.Mode(target_versions={black.TargetVersion.PY310}, line_length=LINE_LENGTH)
     try:
         formatted = black.format_str(source, mode=mode)
     except (RecursionError, MemoryError):

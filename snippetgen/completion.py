@@ -11,6 +11,8 @@ from typing import Any
 
 from typer.core import TyperCommand
 
+from snippetgen.recipe import BASE_RECIPE
+
 
 def _catalog() -> Any:
     from snippetgen.catalog import load_catalog
@@ -28,7 +30,7 @@ def complete_feature(incomplete: str) -> list[tuple[str, str]]:
     return [
         (r.name, r.summary)
         for r in _catalog().features()
-        if r.name != "train" and r.name.startswith(incomplete)
+        if r.name != BASE_RECIPE and r.name.startswith(incomplete)
     ]
 
 
@@ -38,7 +40,7 @@ def parameter_options(recipe: str | None, with_: list[str] | None) -> list[tuple
     from snippetgen.rendering import RenderRequest, plan
 
     try:
-        resolved = plan(RenderRequest(recipe or "train", with_=with_ or []), _catalog())
+        resolved = plan(RenderRequest(recipe or BASE_RECIPE, with_=with_ or []), _catalog())
     except SnippetgenError:
         return []
     return [(p.option, p.help) for p in resolved.params.values()]

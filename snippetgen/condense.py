@@ -28,6 +28,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
+from snippetgen.codecheck import LINE_LENGTH
+
 # Calls whose arguments are a message: on a cheat sheet the call alone says enough.
 REPORTS = frozenset({"fail", "print", "warn", "warning", "error", "info", "debug", "exit"})
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -293,11 +295,24 @@ def join(blocks: Sequence[Block], blank_lines: int = 1) -> str:
     return ("\n" * (blank_lines + 1)).join(block.text() for block in blocks)
 
 
+def _next_edit(candidates: list[tuple[_Edit, int]], excess: int) -> tuple[_Edit, int]:
+    """The edit to make next (and the index of its block): one of the earliest step; from
+    step NESTED on, the smallest that removes ``excess`` lines if any does; else the one
+    ranked first (its block the earliest, the edit the first in its block)."""
+    step = min(edit.rank[0] for edit, _ in candidates)
+    candidates = [(edit, i) for edit, i in candidates if edit.rank[0] == step]
+    if step >= NESTED:  # the costly steps: the smallest one that is enough, if any is
+        enough = [(edit, i) for edit, i in candidates if -edit.rank[2] >= excess]
+        if enough:
+            candidates = [min(enough, key=lambda c: -c[0].rank[2])]
+    return min(candidates, key=lambda c: (c[0].rank, c[1], c[0].start))
+
+
 def condense(
     blocks: Sequence[Block],
     budget: int,
     blank_lines: int = 1,
-    width: int = 88,
+    width: int = LINE_LENGTH,
     used: Iterable[str] = (),
 ) -> tuple[list[Block], bool]:
     """`blocks` shortened until joined they take at most `budget` lines (and no line a join
@@ -318,13 +333,7 @@ def condense(
         ]
         if not candidates:
             break
-        step = min(edit.rank[0] for edit, _ in candidates)
-        candidates = [(edit, i) for edit, i in candidates if edit.rank[0] == step]
-        if step >= NESTED:  # the costly steps: the smallest one that is enough, if any is
-            enough = [(edit, i) for edit, i in candidates if -edit.rank[2] >= excess]
-            if enough:
-                candidates = [min(enough, key=lambda c: -c[0].rank[2])]
-        edit, i = min(candidates, key=lambda c: (c[0].rank, c[1], c[0].start))
+        edit, i = _next_edit(candidates, excess)
         out[i].code = _apply(out[i].code, edit)
         changed = True
     for block in out:

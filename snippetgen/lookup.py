@@ -361,16 +361,6 @@ def _phrase_bonus(entry: _Entry, normal: str) -> float:
     return best
 
 
-def score_entry(
-    index: Index,
-    entry: _Entry,
-    groups: list[list[tuple[str, float]]],
-    normal: str,
-    variants: dict[str, list[tuple[str, float]]],
-) -> float:
-    return word_score(index, entry, groups, variants) + _phrase_bonus(entry, normal)
-
-
 def word_score(
     index: Index,
     entry: _Entry,

@@ -215,48 +215,79 @@ def _link(tmp: str, path: Path) -> bool:
     return True
 
 
-def atomic_write(path: Path, text: str, *, overwrite: bool = True) -> None:
-    """Write ``text`` to ``path`` through a locked temporary file in the same folder, then
-    rename it into place: readers see the old file or the whole new one, never a part.
+def atomic_write(
+    path: Path,
+    data: str | bytes,
+    *,
+    overwrite: bool = True,
+    sync: bool = True,
+    mode: int | None = None,
+    temp: tuple[str, str] | None = None,
+    only_regular: bool = True,
+) -> None:
+    """Write ``data`` (text is UTF-8) to ``path`` through a temporary file in the same
+    folder, then rename it into place: readers see the old file or the whole new one, never
+    a part. Every file snippetgen writes, but for a project's staging folder, goes through here.
 
-    The new file gets the usual permissions (0666 minus the umask), never those of a file
-    it replaces. With ``overwrite=False`` an existing ``path`` is never replaced, even one
-    created while the text was written (FileExistsError). Only a regular file is replaced
-    (OSError otherwise). A temporary left by a killed writer goes at the next write here.
+    The new file gets ``mode``, by default the usual permissions (0666 minus the umask),
+    never those of a file it replaces. With ``overwrite=False`` an existing ``path`` is never
+    replaced, even one created while the data was written (FileExistsError). With
+    ``only_regular`` only a regular file is replaced (OSError otherwise); without it, anything
+    but a folder is. ``sync`` makes the file and its name durable (fsync) before this returns.
+
+    The temporary is ours (locked while written; one a killed writer left goes at the next
+    write here) unless ``temp`` names its (prefix, suffix): then its owner clears leftovers.
+    On any failure, or an interrupt, the temporary is removed and ``path`` left as it was.
     """
-    import stat
     import tempfile
 
     path = Path(path)
     folder = path.parent
-    data = text.encode("utf-8")
-    remove_stale_temps(folder)
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX, dir=folder)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    if temp is None:
+        remove_stale_temps(folder)
+    prefix, suffix = temp or (temp_prefix(path.name), TEMP_SUFFIX)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
     try:
         try:
-            lock(fd)
-            if hasattr(os, "fchmod"):  # mkstemp made it 0600
-                os.fchmod(fd, _new_file_mode())
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-            if not overwrite and _link(tmp, path):
-                Path(tmp).unlink()
-            else:
-                try:
-                    mode = path.lstat().st_mode
-                except FileNotFoundError:
-                    pass
-                else:  # checked again: it may have changed since the command began
-                    if not overwrite:
-                        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
-                    if not stat.S_ISREG(mode):
-                        raise OSError(f"it is {kind_of(mode)}, not a regular file")
-                Path(tmp).replace(path)
+            if temp is None:
+                lock(fd)
+            _fill(fd, payload, _new_file_mode() if mode is None else mode, sync=sync)
+            _put_in_place(tmp, path, overwrite=overwrite, only_regular=only_regular)
         finally:
             os.close(fd)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _sync_folder(folder)
+    if sync:
+        _sync_folder(folder)
+
+
+def _fill(fd: int, data: bytes, mode: int, *, sync: bool) -> None:
+    """Give the temporary ``fd`` its permissions and its whole content."""
+    if hasattr(os, "fchmod"):  # mkstemp made it 0600
+        os.fchmod(fd, mode)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    if sync:
+        os.fsync(fd)
+
+
+def _put_in_place(tmp: str, path: Path, *, overwrite: bool, only_regular: bool) -> None:
+    """Rename the complete temporary ``tmp`` to ``path`` under atomic_write's rules."""
+    import stat
+
+    if not overwrite and _link(tmp, path):
+        Path(tmp).unlink()
+        return
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        pass
+    else:  # checked again: it may have changed since the command began
+        if not overwrite:
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
+        if only_regular and not stat.S_ISREG(mode):
+            raise OSError(f"it is {kind_of(mode)}, not a regular file")
+    Path(tmp).replace(path)

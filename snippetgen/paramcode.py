@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from snippetgen.codecheck import LINE_LENGTH
 from snippetgen.pyliteral import py_literal
 from snippetgen.recipe import Limit, Param
-
-LINE_LENGTH = 88  # black's default, which renders are formatted with
 
 
 def cli_text(param: Param, value: Any) -> str:

@@ -1,8 +1,8 @@
 """Typed parameters: CLI strings in, validated Python values and literals out.
 
 One schema (:class:`snippetgen.recipe.Param`) drives the CLI, ``--help``, validation and
-the generated script's argparse defaults. Values reach generated code only through
-:func:`literal`, which returns ``repr`` of a validated int, float, bool, str or list.
+the generated script's argparse defaults. Values reach generated code only as the
+literal of a validated int, float, bool, str or list (:func:`snippetgen.pyliteral.py_literal`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snippetgen.datamodel import not_for_source
 from snippetgen.errors import (
@@ -19,8 +19,9 @@ from snippetgen.errors import (
     StrayArgumentError,
     UnknownParamError,
 )
-from snippetgen.pyliteral import py_literal
-from snippetgen.recipe import Param
+
+if TYPE_CHECKING:  # recipe.py checks each declared default here: no import back at run time
+    from snippetgen.recipe import Param
 
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 _FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -121,26 +122,30 @@ def parse_value(param: Param, text: str) -> Any:
     return _check_str(param, text, text)
 
 
+def _typed(param: Param, value: Any) -> tuple[bool, Any]:
+    """Whether a Python value has the parameter's type, and the value (a float for an int
+    given to a float parameter)."""
+    if param.type == "int":
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if param.type == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if param.type == "bool":
+        return isinstance(value, bool), value
+    if param.type in ("int_list", "float_list"):
+        return isinstance(value, list | tuple) and len(value) > 0, value
+    return isinstance(value, str), value
+
+
 def coerce(param: Param, value: Any) -> Any:
     """Validate a value given from Python (or a recipe default); strings are parsed."""
     if isinstance(value, str) and param.type != "str":
         return parse_value(param, value)
-    ok: bool
-    if param.type == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif param.type == "float":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif param.type == "bool":
-        ok = isinstance(value, bool)
-    elif param.type in ("int_list", "float_list"):
-        ok = isinstance(value, list | tuple) and len(value) > 0
-        if ok:
-            return _parse_list(param, ",".join(str(v) for v in value), value)
-    else:
-        ok = isinstance(value, str)
+    ok, value = _typed(param, value)
     if not ok:
         raise _bad(param, value, f"it must be {TYPE_WORDS[param.type]}")
+    if param.type in ("int_list", "float_list"):
+        return _parse_list(param, ",".join(str(v) for v in value), value)
     if param.type in ("int", "float"):
         _check_range(param, value, value)
     if param.type == "str":
@@ -158,25 +163,34 @@ def validate_default(param: Param) -> None:
         raise ValueError(str(exc)) from None
 
 
-def literal(param: Param, value: Any) -> str:
-    """The Python source literal of a validated value (never raw user text)."""
-    value = coerce(param, value)
-    return py_literal(list(value) if isinstance(value, list | tuple) else value)
+def _option_param(
+    params: Mapping[str, Param],
+    name: str,
+    *,
+    recipe: str,
+    inapplicable: Mapping[str, Param],
+    data: str,
+) -> Param:
+    """The parameter an option names; an option the data source leaves out, or an unknown
+    one, is refused."""
+    param = params.get(name)
+    if param is not None:
+        return param
+    skipped = inapplicable.get(name) or inapplicable.get(name[3:])
+    if skipped is not None:
+        raise not_for_source(skipped.option, skipped.data, data)
+    raise UnknownParamError(
+        option=f"--{name}", recipe=recipe, known=[p.option for p in params.values()]
+    )
 
 
-def resolve(
-    params: Mapping[str, Param], given: Mapping[str, Any], defaults: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Typed values for every parameter: given values over recipe defaults over declared ones."""
-    out: dict[str, Any] = {}
-    for name, param in params.items():
-        if name in given:
-            out[name] = coerce(param, given[name])
-        elif name in defaults:
-            out[name] = coerce(param, defaults[name])
-        else:
-            out[name] = coerce(param, param.default)
-    return out
+def _negation(params: Mapping[str, Param], name: str, eq: str) -> tuple[str, bool]:
+    """``no-flag`` (with no ``=value``) for a boolean ``flag``: ("flag", True)."""
+    if name not in params and name.startswith("no-") and not eq:
+        base = params.get(name[3:])
+        if base is not None and base.type == "bool":
+            return name[3:], True
+    return name, False
 
 
 def parse_cli_args(
@@ -198,22 +212,14 @@ def parse_cli_args(
         if not token.startswith("--") or len(token) < 3:
             raise StrayArgumentError(token=token)
         name, eq, inline = token[2:].partition("=")
-        negated = False
-        if name not in params and name.startswith("no-") and not eq:
-            base = params.get(name[3:])
-            if base is not None and base.type == "bool":
-                name, negated = name[3:], True
-        param = params.get(name)
-        skipped = (inapplicable or {}).get(name) or (inapplicable or {}).get(name[3:])
-        if param is None and skipped is not None:
-            raise not_for_source(skipped.option, skipped.data, data)
-        if param is None:
-            raise UnknownParamError(
-                option=f"--{name}", recipe=recipe, known=[p.option for p in params.values()]
-            )
+        name, negated = _negation(params, name, eq)
+        param = _option_param(
+            params, name, recipe=recipe, inapplicable=inapplicable or {}, data=data
+        )
+        flag_alone = i + 1 >= len(args) or args[i + 1].startswith("--")
         if eq:
             text = inline
-        elif param.type == "bool" and (i + 1 >= len(args) or args[i + 1].startswith("--")):
+        elif param.type == "bool" and flag_alone:
             text = "false" if negated else "true"
         elif i + 1 >= len(args):
             raise MissingValueError(param=name)

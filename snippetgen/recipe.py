@@ -15,6 +15,8 @@ from snippetgen.errors import RecipeDefinitionError
 from snippetgen.safefile import FileRefused, read_text
 
 KINDS = ("feature", "snippet")
+BASE_RECIPE = "train"  # the training-script skeleton that every feature fills
+BUILT_IN = "built-in"  # the source of a recipe shipped with snippetgen
 PARAM_TYPES = ("int", "float", "bool", "str", "choice", "int_list", "float_list")
 # Options of `snippetgen render` itself, and flags every training script already has.
 RESERVED_NAMES = frozenset({"with", "output", "force", "color", "help", "data", "model"})
@@ -40,6 +42,12 @@ TEXT_LIMIT = 5000  # characters of a docs text (when, notes, one pitfall)
 CHOICE_LIMIT = 200  # characters of a choice
 MAX_LENGTH_LIMIT = 10_000  # the largest max_length of a str parameter
 TOML_LIMIT = 1 << 20  # bytes of a recipe.toml
+
+
+def template_file(kind: str) -> str:
+    """The template a recipe of this kind keeps in its folder."""
+    return "feature.py.j2" if kind == "feature" else "snippet.py.j2"
+
 
 _PARAM_KEYS = {
     "name",
@@ -197,7 +205,7 @@ class Recipe(NamedTuple):
     order: int = 50
     defaults: Mapping[str, Any] = MappingProxyType({})
     essential: tuple[str, ...] = ()
-    source: str = "built-in"
+    source: str = BUILT_IN
     limits: tuple[Limit, ...] = ()
 
     def param(self, name: str) -> Param | None:
@@ -277,7 +285,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _load_param(path: Path, raw: Any) -> Param:
+def _param_name(path: Path, raw: Any) -> str:
     if not isinstance(raw, dict):
         raise _fail(path, "each [[params]] entry must be a table")
     unknown = set(raw) - _PARAM_KEYS
@@ -288,6 +296,10 @@ def _load_param(path: Path, raw: Any) -> Param:
         raise _fail(path, f"parameter name {name!r} must be kebab-case, like 'warmup-epochs'")
     if name in RESERVED_NAMES:
         raise _fail(path, f"parameter name {name!r} is taken by snippetgen's own render options")
+    return name
+
+
+def _param_type_and_help(path: Path, raw: dict[str, Any], name: str) -> tuple[str, str]:
     ptype = raw.get("type")
     if not isinstance(ptype, str) or ptype not in PARAM_TYPES:
         raise _fail(
@@ -299,6 +311,10 @@ def _load_param(path: Path, raw: Any) -> Param:
     problem = _text_problem(help_text)
     if problem:
         raise _fail(path, f"the 'help' of parameter {name!r} {problem}")
+    return ptype, help_text
+
+
+def _check_bounds(path: Path, raw: dict[str, Any], name: str, ptype: str) -> None:
     numeric = ptype in ("int", "float", "int_list", "float_list")
     for bound in ("min", "max"):
         value = raw.get(bound)
@@ -311,25 +327,38 @@ def _load_param(path: Path, raw: Any) -> Param:
             raise _fail(path, f"'{flag}' of parameter {name!r} must be true or false")
     if raw.get("min") is not None and raw.get("max") is not None and raw["min"] > raw["max"]:
         raise _fail(path, f"parameter {name!r} has a 'min' larger than its 'max'")
+
+
+def _param_choices(path: Path, raw: dict[str, Any], name: str, ptype: str) -> tuple[str, ...]:
     choices = raw.get("choices")
-    if ptype == "choice":
-        if (
-            not isinstance(choices, list)
-            or not choices
-            or not all(isinstance(c, str) and c.strip() for c in choices)
-        ):
-            raise _fail(path, f"choice parameter {name!r} needs a list of string 'choices'")
-        if len(set(choices)) != len(choices):
-            raise _fail(path, f"the 'choices' of parameter {name!r} repeat")
-        for choice in choices:
-            if len(choice) > CHOICE_LIMIT or not choice.isprintable():
-                raise _fail(
-                    path,
-                    f"choice {choice!r} of parameter {name!r} must be one line of at most "
-                    f"{CHOICE_LIMIT} printable characters",
-                )
-    elif choices is not None:
-        raise _fail(path, f"parameter {name!r} is a {ptype}: 'choices' is only for type \"choice\"")
+    if ptype != "choice":
+        if choices is not None:
+            raise _fail(
+                path, f"parameter {name!r} is a {ptype}: 'choices' is only for type \"choice\""
+            )
+        return ()
+    if (
+        not isinstance(choices, list)
+        or not choices
+        or not all(isinstance(c, str) and c.strip() for c in choices)
+    ):
+        raise _fail(path, f"choice parameter {name!r} needs a list of string 'choices'")
+    if len(set(choices)) != len(choices):
+        raise _fail(path, f"the 'choices' of parameter {name!r} repeat")
+    for choice in choices:
+        if len(choice) > CHOICE_LIMIT or not choice.isprintable():
+            raise _fail(
+                path,
+                f"choice {choice!r} of parameter {name!r} must be one line of at most "
+                f"{CHOICE_LIMIT} printable characters",
+            )
+    return tuple(choices)
+
+
+def _param_str_rules(
+    path: Path, raw: dict[str, Any], name: str, ptype: str
+) -> tuple[str | None, int]:
+    """A str parameter's ``pattern`` (checked to be safe) and ``max_length``."""
     pattern = raw.get("pattern")
     max_length = raw.get("max_length", 200)
     if ptype != "str" and ("pattern" in raw or "max_length" in raw):
@@ -353,6 +382,10 @@ def _load_param(path: Path, raw: Any) -> Param:
             path,
             f"'max_length' of parameter {name!r} must be a whole number from 1 to {MAX_LENGTH_LIMIT}",
         )
+    return pattern, max_length
+
+
+def _param_sources(path: Path, raw: dict[str, Any], name: str) -> tuple[str, ...]:
     sources = raw.get("data", [])
     if not isinstance(sources, list) or not all(s in DATA_SOURCES for s in sources):
         raise _fail(
@@ -360,6 +393,15 @@ def _load_param(path: Path, raw: Any) -> Param:
             f"the 'data' of parameter {name!r} must be a list of data sources "
             f"({', '.join(DATA_SOURCES)})",
         )
+    return tuple(sources)
+
+
+def _load_param(path: Path, raw: Any) -> Param:
+    name = _param_name(path, raw)
+    ptype, help_text = _param_type_and_help(path, raw, name)
+    _check_bounds(path, raw, name, ptype)
+    choices = _param_choices(path, raw, name, ptype)
+    pattern, max_length = _param_str_rules(path, raw, name, ptype)
     param = Param(
         name=name,
         type=ptype,
@@ -369,10 +411,10 @@ def _load_param(path: Path, raw: Any) -> Param:
         max=raw.get("max"),
         min_exclusive=raw.get("min_exclusive", False),
         max_exclusive=raw.get("max_exclusive", False),
-        choices=tuple(choices or ()),
+        choices=choices,
         pattern=pattern,
         max_length=max_length,
-        data=tuple(sources),
+        data=_param_sources(path, raw, name),
     )
     # The default must itself pass validation: a recipe cannot ship a default it would refuse.
     from snippetgen.params import validate_default
@@ -427,49 +469,56 @@ def _conflicts(path: Path, data: dict[str, Any]) -> tuple[Conflict, ...]:
     return tuple(conflicts)
 
 
+def _is_numeric_param(param: Param | None) -> bool:
+    return param is not None and param.type in ("int", "float")
+
+
+def _check_below(path: Path, below: Any, target: Param, by_name: Mapping[str, Param]) -> None:
+    if _is_number(below) or (
+        isinstance(below, str) and _is_numeric_param(by_name.get(below)) and below != target.name
+    ):
+        return
+    raise _fail(
+        path,
+        f"the 'below' of the limit on {target.name!r} must be a number or the name "
+        "of another numeric parameter",
+    )
+
+
+def _check_when(path: Path, when: Any, target: Param, by_name: Mapping[str, Param]) -> None:
+    if not isinstance(when, dict) or not when:
+        raise _fail(path, f"the 'when' of the limit on {target.name!r} must be a table")
+    for name, value in when.items():
+        other = by_name.get(name)
+        if other is None or other.type not in ("choice", "bool"):
+            raise _fail(path, f"a limit's 'when' names {name!r}, not a choice or bool parameter")
+        if (other.type == "bool") != isinstance(value, bool) or (
+            other.type == "choice" and value not in other.choices
+        ):
+            raise _fail(path, f"a limit's 'when' gives {name!r} a value it cannot take")
+
+
+def _limit(path: Path, entry: Any, by_name: Mapping[str, Param]) -> Limit:
+    if not isinstance(entry, dict) or set(entry) != _LIMIT_KEYS:
+        raise _fail(path, "each [[limits]] entry needs exactly param, below, when and why")
+    target = by_name.get(entry["param"]) if isinstance(entry["param"], str) else None
+    if target is None or not _is_numeric_param(target):
+        raise _fail(
+            path, f"the 'param' of a limit must name a numeric parameter: {entry['param']!r}"
+        )
+    _check_below(path, entry["below"], target, by_name)
+    _check_when(path, entry["when"], target, by_name)
+    if not isinstance(entry["why"], str) or _text_problem(entry["why"]):
+        raise _fail(path, f"the 'why' of the limit on {target.name!r} must be one line of text")
+    return Limit(target.name, entry["below"], tuple(entry["when"].items()), entry["why"])
+
+
 def _limits(path: Path, data: dict[str, Any], params: tuple[Param, ...]) -> tuple[Limit, ...]:
     raw = data.get("limits", [])
     if not isinstance(raw, list):
         raise _fail(path, "'limits' must be an array of tables ([[limits]])")
     by_name = {p.name: p for p in params}
-    out = []
-    for entry in raw:
-        if not isinstance(entry, dict) or set(entry) != _LIMIT_KEYS:
-            raise _fail(path, "each [[limits]] entry needs exactly param, below, when and why")
-        target = by_name.get(entry["param"]) if isinstance(entry["param"], str) else None
-        if target is None or target.type not in ("int", "float"):
-            raise _fail(
-                path, f"the 'param' of a limit must name a numeric parameter: {entry['param']!r}"
-            )
-        below = entry["below"]
-        if not _is_number(below) and not (
-            isinstance(below, str)
-            and below in by_name
-            and by_name[below].type in ("int", "float")
-            and below != target.name
-        ):
-            raise _fail(
-                path,
-                f"the 'below' of the limit on {target.name!r} must be a number or the name "
-                "of another numeric parameter",
-            )
-        when = entry["when"]
-        if not isinstance(when, dict) or not when:
-            raise _fail(path, f"the 'when' of the limit on {target.name!r} must be a table")
-        for name, value in when.items():
-            other = by_name.get(name)
-            if other is None or other.type not in ("choice", "bool"):
-                raise _fail(
-                    path, f"a limit's 'when' names {name!r}, not a choice or bool parameter"
-                )
-            if (other.type == "bool") != isinstance(value, bool) or (
-                other.type == "choice" and value not in other.choices
-            ):
-                raise _fail(path, f"a limit's 'when' gives {name!r} a value it cannot take")
-        if not isinstance(entry["why"], str) or _text_problem(entry["why"]):
-            raise _fail(path, f"the 'why' of the limit on {target.name!r} must be one line of text")
-        out.append(Limit(target.name, below, tuple(when.items()), entry["why"]))
-    return tuple(out)
+    return tuple(_limit(path, entry, by_name) for entry in raw)
 
 
 def _read_meta(folder: Path) -> dict[str, Any]:
@@ -491,7 +540,28 @@ def _read_meta(folder: Path) -> dict[str, Any]:
     return data
 
 
-def load_recipe(folder: Path, *, source: str = "built-in") -> Recipe:
+def _params(meta: Path, data: dict[str, Any], kind: str) -> tuple[Param, ...]:
+    params_raw = data.get("params", [])
+    if not isinstance(params_raw, list):
+        raise _fail(meta, "'params' must be an array of tables ([[params]])")
+    params = tuple(_load_param(meta, raw) for raw in params_raw)
+    names = [p.name for p in params]
+    if kind == "feature" and SCRIPT_FLAGS & set(names):
+        taken = ", ".join(sorted(SCRIPT_FLAGS & set(names)))
+        raise _fail(meta, f"parameter name(s) {taken} clash with the training script's own flags")
+    if len(names) != len(set(names)):
+        raise _fail(meta, "parameter names repeat")
+    return params
+
+
+def _order(meta: Path, data: dict[str, Any]) -> int:
+    order = data.get("order", 50)
+    if isinstance(order, bool) or not isinstance(order, int) or abs(order) > 10**6:
+        raise _fail(meta, "'order' must be an integer (from -1000000 to 1000000)")
+    return order
+
+
+def load_recipe(folder: Path, *, source: str = BUILT_IN) -> Recipe:
     """Read and validate ``folder/recipe.toml``; raise RecipeDefinitionError when malformed.
 
     Each field is checked for its type and form (one sentence per problem), and the file is
@@ -508,23 +578,12 @@ def load_recipe(folder: Path, *, source: str = "built-in") -> Recipe:
     kind = data.get("kind")
     if not isinstance(kind, str) or kind not in KINDS:
         raise _fail(meta, f"'kind' must be one of {', '.join(KINDS)}")
-    params_raw = data.get("params", [])
-    if not isinstance(params_raw, list):
-        raise _fail(meta, "'params' must be an array of tables ([[params]])")
-    params = tuple(_load_param(meta, raw) for raw in params_raw)
-    names = [p.name for p in params]
-    if kind == "feature" and SCRIPT_FLAGS & set(names):
-        taken = ", ".join(sorted(SCRIPT_FLAGS & set(names)))
-        raise _fail(meta, f"parameter name(s) {taken} clash with the training script's own flags")
-    if len(names) != len(set(names)):
-        raise _fail(meta, "parameter names repeat")
+    params = _params(meta, data, kind)
     docs = data.get("docs", {})
     if not isinstance(docs, dict) or set(docs) - _DOC_KEYS:
         raise _fail(meta, f"'docs' is a table with keys {', '.join(sorted(_DOC_KEYS))}")
-    order = data.get("order", 50)
-    if isinstance(order, bool) or not isinstance(order, int) or abs(order) > 10**6:
-        raise _fail(meta, "'order' must be an integer (from -1000000 to 1000000)")
-    template = "feature.py.j2" if kind == "feature" else "snippet.py.j2"
+    order = _order(meta, data)
+    template = template_file(kind)
     recipe = Recipe(
         name=name,
         kind=kind,
@@ -546,6 +605,6 @@ def load_recipe(folder: Path, *, source: str = "built-in") -> Recipe:
         source=source,
         limits=_limits(meta, data, params),
     )
-    if name != "train" and not (folder / template).is_file():
+    if name != BASE_RECIPE and not (folder / template).is_file():
         raise _fail(folder, f"a {kind} recipe needs a {template} template")
     return recipe

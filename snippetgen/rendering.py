@@ -31,7 +31,7 @@ from snippetgen.errors import (
 )
 from snippetgen.params import coerce
 from snippetgen.quoting import comment, shell_word
-from snippetgen.recipe import Param, Recipe
+from snippetgen.recipe import Param, Recipe, template_file
 from snippetgen.slots import SLOTS
 
 if TYPE_CHECKING:  # Jinja is imported only when a template is rendered (not on a cache hit)
@@ -91,40 +91,9 @@ def plan(request: RenderRequest, catalog: Catalog) -> Plan:
     """Resolve the request: recipes, conflicts, parameters. Raises UserError subclasses."""
     target = catalog.get(request.recipe)
     setup = data_model(request.data, request.model)
-    if target.kind == "snippet":
-        if request.with_:
-            raise CompositionError(
-                f"Recipe {target.name!r} is a standalone snippet; --with only combines features."
-            )
-        if not setup.is_default:
-            raise CompositionError(
-                f"Recipe {target.name!r} is a standalone snippet; --data and --model choose "
-                "the data and model of a training script."
-            )
-        recipes: list[Recipe] = [target]
-    else:
-        chosen: dict[str, Recipe] = {BASE_RECIPE: catalog.base, target.name: target}
-        for name in request.with_:
-            extra = catalog.get(name)
-            if extra.kind != "feature":
-                raise CompositionError(
-                    f"Recipe {extra.name!r} is a standalone snippet and cannot be added with --with."
-                )
-            chosen[extra.name] = extra
-        recipes = sorted(chosen.values(), key=lambda r: (r.name != BASE_RECIPE, r.order, r.name))
-        _check_conflicts(recipes)
-    params: dict[str, Param] = {}
-    owners: dict[str, str] = {}
+    recipes = _recipes(request, target, setup, catalog)
+    params, owners = _declared(recipes)
     defaults: dict[str, Any] = {}
-    for recipe in recipes:
-        for param in recipe.params:
-            if param.name in params:
-                raise RecipeBug(
-                    recipe=recipe.name,
-                    problem=f"parameter {param.option} is also declared by {owners[param.name]!r}",
-                )
-            params[param.name] = param
-            owners[param.name] = recipe.name
     inapplicable = {n: p for n, p in params.items() if p.data and setup.data not in p.data}
     for name, param in inapplicable.items():
         del params[name]
@@ -145,6 +114,51 @@ def plan(request: RenderRequest, catalog: Catalog) -> Plan:
             values[name] = coerce(param, defaults.get(name, param.default))
     _check_limits(recipes, values)
     return Plan(target, tuple(recipes), params, values, owners, setup, inapplicable)
+
+
+def _recipes(
+    request: RenderRequest, target: Recipe, setup: DataModel, catalog: Catalog
+) -> list[Recipe]:
+    """The recipes a render applies, in order: a snippet alone, or the base recipe and the
+    features (the target and those named by --with), which must not conflict."""
+    if target.kind == "snippet":
+        if request.with_:
+            raise CompositionError(
+                f"Recipe {target.name!r} is a standalone snippet; --with only combines features."
+            )
+        if not setup.is_default:
+            raise CompositionError(
+                f"Recipe {target.name!r} is a standalone snippet; --data and --model choose "
+                "the data and model of a training script."
+            )
+        return [target]
+    chosen: dict[str, Recipe] = {BASE_RECIPE: catalog.base, target.name: target}
+    for name in request.with_:
+        extra = catalog.get(name)
+        if extra.kind != "feature":
+            raise CompositionError(
+                f"Recipe {extra.name!r} is a standalone snippet and cannot be added with --with."
+            )
+        chosen[extra.name] = extra
+    recipes = sorted(chosen.values(), key=lambda r: (r.name != BASE_RECIPE, r.order, r.name))
+    _check_conflicts(recipes)
+    return recipes
+
+
+def _declared(recipes: Sequence[Recipe]) -> tuple[dict[str, Param], dict[str, str]]:
+    """Every parameter the recipes declare, and which recipe declares it (once only)."""
+    params: dict[str, Param] = {}
+    owners: dict[str, str] = {}
+    for recipe in recipes:
+        for param in recipe.params:
+            if param.name in params:
+                raise RecipeBug(
+                    recipe=recipe.name,
+                    problem=f"parameter {param.option} is also declared by {owners[param.name]!r}",
+                )
+            params[param.name] = param
+            owners[param.name] = recipe.name
+    return params, owners
 
 
 def _check_limits(recipes: Sequence[Recipe], values: Mapping[str, Any]) -> None:
@@ -298,14 +312,14 @@ def render_source(plan_: Plan, header: str) -> str:
     current = target.name
     try:
         if target.kind == "snippet":
-            body = env.get_template(f"{target.name}/snippet.py.j2").render(context)
+            body = env.get_template(f"{target.name}/{template_file(target.kind)}").render(context)
         else:
             modules = []
             for recipe in plan_.recipes:
                 current = recipe.name
                 if recipe.name == BASE_RECIPE:
                     continue
-                template = env.get_template(f"{recipe.name}/feature.py.j2")
+                template = env.get_template(f"{recipe.name}/{template_file(recipe.kind)}")
                 modules.append((recipe.name, template.make_module(context)))
             slots = _Slots(modules)
             current = BASE_RECIPE
@@ -328,7 +342,7 @@ def render_source(plan_: Plan, header: str) -> str:
                 ),
                 "list_parsers": paramcode.list_types_used(base_params),
             }
-            body = env.get_template(f"{BASE_RECIPE}/feature.py.j2").render(context)
+            body = env.get_template(f"{BASE_RECIPE}/{template_file('feature')}").render(context)
             body = slots.place(body)
     except TemplateSyntaxError as exc:
         raise RecipeBug(

@@ -143,33 +143,39 @@ def _check(seq: Sequence[Prim], follow: list[Prim]) -> None:
         after = found + after if nullable else found
 
 
+def _check_repeat(av: Any, follow: list[Prim]) -> None:
+    low, high, body = av
+    found, empty = _first(body)
+    if empty:
+        raise _Unsafe("a repeated part can match the empty string")
+    if low != high and _overlap(found, follow):
+        raise _Unsafe(
+            "a repetition can end where what follows it begins (as in \\w+\\d or (a+)+); "
+            "make the boundary explicit"
+        )
+    _check(body, (found if high != 1 else []) + follow)
+
+
+def _check_branch(av: Any, follow: list[Prim]) -> None:
+    starts = [_first(alternative) for alternative in av[1]]
+    for i, (one, _) in enumerate(starts):
+        for other, _ in starts[i + 1 :]:
+            if _overlap(one, other):
+                raise _Unsafe("two alternatives can start with the same character")
+    empties = [i for i, (_, empty) in enumerate(starts) if empty]
+    if len(empties) > 1 or any(
+        _overlap(follow, starts[j][0]) for j in range(len(starts)) if empties and j != empties[0]
+    ):
+        raise _Unsafe("an alternative that can be empty is ambiguous with the others")
+    for alternative in av[1]:
+        _check(alternative, follow)
+
+
 def _check_item(op: Any, av: Any, follow: list[Prim]) -> None:
     if op in _REPEATS:
-        low, high, body = av
-        found, empty = _first(body)
-        if empty:
-            raise _Unsafe("a repeated part can match the empty string")
-        if low != high and _overlap(found, follow):
-            raise _Unsafe(
-                "a repetition can end where what follows it begins (as in \\w+\\d or (a+)+); "
-                "make the boundary explicit"
-            )
-        _check(body, (found if high != 1 else []) + follow)
+        _check_repeat(av, follow)
     elif op is sre.BRANCH:
-        starts = [_first(alternative) for alternative in av[1]]
-        for i, (one, _) in enumerate(starts):
-            for other, _ in starts[i + 1 :]:
-                if _overlap(one, other):
-                    raise _Unsafe("two alternatives can start with the same character")
-        empties = [i for i, (_, empty) in enumerate(starts) if empty]
-        if len(empties) > 1 or any(
-            _overlap(follow, starts[j][0])
-            for j in range(len(starts))
-            if empties and j != empties[0]
-        ):
-            raise _Unsafe("an alternative that can be empty is ambiguous with the others")
-        for alternative in av[1]:
-            _check(alternative, follow)
+        _check_branch(av, follow)
     elif op is sre.SUBPATTERN:
         _check_flags(av[1])
         _check(av[3], follow)

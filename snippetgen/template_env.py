@@ -81,25 +81,34 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"**", "*"})
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and _is_int(left) and _is_int(right) and right > 0:
-            bits = abs(left).bit_length()
-            if bits > 1 and (bits - 1) * right > MAX_INT_BITS:
-                raise SecurityError(f"power too large: the result would exceed {MAX_INT_BITS} bits")
+        if operator == "**":
+            _check_power(left, right)
         if operator == "*":
-            if _is_int(left) and _is_int(right):  # squaring in a loop grows as fast as **
-                if abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS:
-                    raise SecurityError(f"product too large: over {MAX_INT_BITS} bits")
-            for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and _is_int(times):
-                    if len(seq) * times > MAX_REPEAT_LEN:
-                        raise SecurityError(
-                            f"repetition too long: over {MAX_REPEAT_LEN} items or characters"
-                        )
+            _check_product(left, right)
         return super().call_binop(context, operator, left, right)
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_power(left: Any, right: Any) -> None:
+    if _is_int(left) and _is_int(right) and right > 0:
+        bits = abs(left).bit_length()
+        if bits > 1 and (bits - 1) * right > MAX_INT_BITS:
+            raise SecurityError(f"power too large: the result would exceed {MAX_INT_BITS} bits")
+
+
+def _check_product(left: Any, right: Any) -> None:
+    if _is_int(left) and _is_int(right):  # squaring in a loop grows as fast as **
+        if abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS:
+            raise SecurityError(f"product too large: over {MAX_INT_BITS} bits")
+    for seq, times in ((left, right), (right, left)):
+        if isinstance(seq, str | list | tuple) and _is_int(times):
+            if len(seq) * times > MAX_REPEAT_LEN:
+                raise SecurityError(
+                    f"repetition too long: over {MAX_REPEAT_LEN} items or characters"
+                )
 
 
 class _RecipeFolderLoader(BaseLoader):

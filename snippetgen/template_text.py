@@ -98,10 +98,6 @@ _MIDDLES = {"elif": ("if",), "else": ("if", "for")}
 _OTHER_TAGS = {"set", "include", "import", "from", "extends", "do", "break", "continue"}
 
 
-class TemplateShapeError(ValueError):
-    """A template whose block tags do not nest (an unclosed if, a stray endmacro, ...)."""
-
-
 @dataclass(frozen=True)
 class Macro:
     name: str

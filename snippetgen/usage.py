@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from snippetgen.errors import closest
-from snippetgen.launch import broken_pipe, interrupted
+from snippetgen.stops import broken_pipe, interrupted
 
 try:  # Typer 0.2x ships its own copy of click
     from typer._click import exceptions as click_exceptions

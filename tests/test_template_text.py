@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from snippetgen import cheatsheet
 from snippetgen.catalog import BASE_RECIPE, load_catalog
 from snippetgen.datamodel import DEFAULT_DATA
-from snippetgen.recipe import Recipe
+from snippetgen.recipe import Recipe, template_file
 from snippetgen.rendering import Plan, RenderRequest, _context, plan
 from snippetgen.template_env import Code, make_env
 from snippetgen.template_text import expand, macros, structure_problems
@@ -74,17 +74,13 @@ def _environment(name: str) -> Any:
     return make_env({r.name: r.path for r in resolved.recipes})
 
 
-def _template_name(recipe: Recipe) -> str:
-    return "feature.py.j2" if recipe.kind == "feature" else "snippet.py.j2"
-
-
 def _jinja_expander(recipe: Recipe, resolved: Plan) -> Callable[..., str]:
     """An `expand` that answers with what Jinja renders for the recipe's template (a whole
     snippet, or a feature's macro: the one whose body `show` asks for), with the context of
     a real render of these values; the values and features `show` passes are ignored."""
-    template = _environment(recipe.name).get_template(f"{recipe.name}/{_template_name(recipe)}")
+    template = _environment(recipe.name).get_template(f"{recipe.name}/{template_file(recipe.kind)}")
     context = _context(resolved)
-    text = (recipe.path / _template_name(recipe)).read_text(encoding="utf-8")
+    text = (recipe.path / template_file(recipe.kind)).read_text(encoding="utf-8")
     if recipe.kind == "snippet":
         rendered = template.render(context)
 
@@ -133,9 +129,9 @@ def test_every_macro_and_script_is_what_jinja_renders(name, given):
     trailing blank lines) and each snippet script (exactly) as Jinja renders it."""
     recipe = CATALOG.get(name)
     resolved = plan(RenderRequest(name, given), CATALOG)
-    text = (recipe.path / _template_name(recipe)).read_text(encoding="utf-8")
+    text = (recipe.path / template_file(recipe.kind)).read_text(encoding="utf-8")
     assert structure_problems(text) == []
-    template = _environment(name).get_template(f"{name}/{_template_name(recipe)}")
+    template = _environment(name).get_template(f"{name}/{template_file(recipe.kind)}")
     context = _context(resolved)
     values = _python_values(resolved)
     if recipe.kind == "snippet":
