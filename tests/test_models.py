@@ -25,8 +25,19 @@ RESNETS = ("resnet18", "resnet34", "resnet50")
 
 def write(tmp_path, model, recipe="train", name=None):
     path = tmp_path / (name or f"{recipe}_{model.replace(':', '_')}.py")
-    path.write_text(render(RenderRequest(recipe, {}, (), "synthetic", model)))
+    path.write_text(render(request_for(model, recipe)))
     return path
+
+
+def args_for(mod, argv):
+    """The script's parse_args(argv), with the input shape main() sets from the data."""
+    args = mod.parse_args(argv)
+    args.input_shape = (3, args.image_size, args.image_size)
+    return args
+
+
+def request_for(model, recipe="train"):
+    return RenderRequest(recipe, {}, (), "synthetic", model)
 
 
 # torchvision's ResNet, written out from its published architecture (torchvision/models/
@@ -172,14 +183,13 @@ def random_state(table, seed=0):
 @pytest.mark.parametrize("arch", RESNETS)
 def test_torchvision_layout_file_loads_completely(tmp_path, arch):
     """A state_dict with torchvision's names and shapes (as a downloaded .pth holds) loads
-    every tensor, and the saved model starts from those exact values."""
+    every tensor: the built model holds exactly those values."""
     table = torchvision_resnet_table(arch, num_classes=4)
     state = random_state(table)
     torch.save(state, tmp_path / f"{arch}.pth")
     script = write(tmp_path, arch)
-    model = load_module(script).build_model(
-        _args_with_shape(script, ["--pretrained", str(tmp_path / f"{arch}.pth")])
-    )
+    mod = load_module(script)
+    model = mod.build_model(args_for(mod, ["--pretrained", str(tmp_path / f"{arch}.pth")]))
     loaded = model.state_dict()
     assert all(torch.equal(loaded[key], state[key]) for key in table)
     proc = run_script(
@@ -195,13 +205,6 @@ def test_torchvision_layout_file_loads_completely(tmp_path, arch):
     assert f"loaded {len(table)}/{len(table)} tensors" in proc.stderr
     assert "not in the file" not in proc.stderr and "skipped" not in proc.stderr
     assert "re-initialised" not in proc.stderr
-
-
-def _args_with_shape(script, argv):
-    mod = load_module(script)
-    args = mod.parse_args(argv)
-    args.input_shape = (3, 8, 8)
-    return args
 
 
 def test_a_1000_class_file_loads_all_but_the_head_and_says_so(tmp_path):
@@ -319,19 +322,13 @@ FAST = ["--train-size", "32", "--val-size", "16", "--batch-size", "16", "--max-b
 
 def test_finetune_resnet18_freezes_all_but_fc(tmp_path):
     mod = load_module(write(tmp_path, "resnet18", recipe="finetune"))
-    args = _args_with_shape_mod(mod, ["--image-size", "8"])
+    args = args_for(mod, ["--image-size", "8"])
     model = mod.build_model(args)
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     assert trainable == {"fc.weight", "fc.bias"}
     out = tmp_path / "run"
     mod.main([*FAST, "--image-size", "8", "--epochs", "1", "--output-dir", str(out)])
     assert len(read_metrics(out)) == 1
-
-
-def _args_with_shape_mod(mod, argv):
-    args = mod.parse_args(argv)
-    args.input_shape = (3, args.image_size, args.image_size)
-    return args
 
 
 @pytest.mark.parametrize("mode", ["fc", "differential"])
@@ -388,14 +385,10 @@ def test_finetune_with_a_user_replaced_build_model(tmp_path):
     ("model", "package"), [("timm:resnet18", "timm"), ("torchvision:resnet18", "torchvision")]
 )
 def test_library_model_declares_its_requirement_and_imports_it_lazily(tmp_path, model, package):
-    code = render(RequestFor(model))
+    code = render(request_for(model))
     assert f"# Requires: {package} (beyond the standard library and torch)" in code
     assert not re.search(rf"^(import|from) {package}\b", code, re.MULTILINE)
     assert "'resnet18'" in code or '"resnet18"' in code
-
-
-def RequestFor(model, recipe="train"):
-    return RenderRequest(recipe, {}, (), "synthetic", model)
 
 
 @pytest.mark.parametrize(
@@ -493,7 +486,7 @@ def test_library_models_build_through_the_library(tmp_path):
 @pytest.mark.parametrize("recipe", ["train", "finetune"])
 def test_model_renders_are_already_black(model, recipe):
     catalog = load_catalog()
-    plan_ = plan(RequestFor(model, recipe), catalog)
+    plan_ = plan(request_for(model, recipe), catalog)
     source = render_source(plan_, make_header(plan_, "snippetgen render test"))
     mode = black.Mode(target_versions={black.TargetVersion.PY310}, line_length=88)
     assert black.format_str(source, mode=mode) == source
