@@ -46,6 +46,12 @@ class DataModel(NamedTuple):
         return self.library or self.model
 
     @property
+    def model_requirements(self) -> tuple[str, ...]:
+        """What the model needs beyond torch (the header's "Requires:" line): the library of
+        ``timm:NAME`` or ``torchvision:NAME``, imported by the script only when it builds."""
+        return (self.library,) if self.library else ()
+
+    @property
     def is_default(self) -> bool:
         return self == DataModel()
 
