@@ -16,6 +16,8 @@ DATA_SOURCES = ("synthetic", "image-folder", "csv", "tensors")
 BUILTIN_MODELS = ("small-cnn", "mlp", "resnet18", "resnet34", "resnet50")
 MODEL_LIBRARIES = ("timm", "torchvision")
 DEFAULT_DATA = DATA_SOURCES[0]
+# What a data source's loader imports beyond torch (the `images` extra installs it)
+DATA_REQUIREMENTS = {"image-folder": ("pillow",)}
 DEFAULT_MODEL = BUILTIN_MODELS[0]
 # An architecture name of a model library: timm's `vit_base_patch16_224.augreg_in21k` included.
 _ARCH = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,99}")
@@ -44,6 +46,12 @@ class DataModel(NamedTuple):
         if self.model.startswith("resnet"):
             return "resnet"
         return self.library or self.model
+
+    @property
+    def requirements(self) -> tuple[str, ...]:
+        """Packages the script needs for this data source (beyond torch): Pillow decodes
+        the images of ``image-folder``."""
+        return DATA_REQUIREMENTS.get(self.data, ())
 
     @property
     def is_default(self) -> bool:
