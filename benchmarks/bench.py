@@ -279,19 +279,19 @@ def label_smoothing_benchmark(repeats: int) -> tuple[float, float]:
 
 
 def write_images(root: Path, count: int, side: int = 128) -> None:
-    """`count` JPEG photos-to-be (smooth gradients plus noise) in 4 class folders."""
+    """`count` JPEG images (smooth colour gradients plus noise) in 4 class folders."""
     import numpy as np
     from PIL import Image
 
     rng = np.random.default_rng(0)
     ramp = np.linspace(0, 255, side)
+    base = np.stack(
+        [np.add.outer(ramp, ramp) / 2, np.outer(ramp, ramp) / 255, ramp[None].repeat(side, 0)],
+        -1,
+    )
     for i in range(count):
         folder = root / f"class{i % 4}"
         folder.mkdir(parents=True, exist_ok=True)
-        base = np.stack(
-            [np.add.outer(ramp, ramp) / 2, np.outer(ramp, ramp) / 255, ramp[None].repeat(side, 0)],
-            -1,
-        )
         pixels = np.clip(base * rng.uniform(0.5, 1.0) + rng.normal(0, 12, base.shape), 0, 255)
         Image.fromarray(pixels.astype("uint8")).save(folder / f"{i:05d}.jpg", quality=90)
 
@@ -370,7 +370,8 @@ def main() -> None:
     args = parser.parse_args()
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, "
-        f"{args.repeats} runs each (medians of CPU time)\n"
+        f"{args.repeats} runs each (medians of CPU time; the image loader: of wall time, "
+        f"{max(3, args.repeats // 3)} runs)\n"
     )
     with tempfile.TemporaryDirectory(prefix="snippetgen-bench-") as tmp:
         workdir = Path(tmp)
