@@ -320,11 +320,14 @@ def test_bad_csv_files_are_refused_naming_row_and_column(tmp_path, capsys, text,
     refused(capsys, mod, ["--data-path", str(data), *argv, "--output-dir", str(out)], *needles)
 
 
-def test_missing_or_wrong_data_path_is_one_sentence(tmp_path):
+def test_missing_or_wrong_data_path_is_one_sentence(tmp_path, capsys):
     path = script(tmp_path, "csv", "mlp")
     refused_run(path, needles=["--data-path is required"])
-    refused_run(path, "--data-path", str(tmp_path / "nope.csv"), needles=["does not exist"])
-    refused_run(path, "--data-path", str(tmp_path), needles=["is not a file"])
+    mod = load_module(path)
+    for data, needle in ((tmp_path / "nope.csv", "does not exist"), (tmp_path, "is not a file")):
+        refused(
+            capsys, mod, ["--data-path", str(data), "--output-dir", str(tmp_path / "r")], needle
+        )
 
 
 def test_the_split_is_stratified_and_seeded(tmp_path):
