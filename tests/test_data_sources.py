@@ -99,6 +99,20 @@ def run_main(mod, out: Path, *argv: str):
     return mod.main([*argv, "--output-dir", str(out), "--device", "cpu"])
 
 
+def test_synthetic_data_keeps_its_flags_and_the_mlp_head_is_fc(tmp_path):
+    mod = module(tmp_path, "synthetic", "mlp")
+    out = tmp_path / "run"
+    argv = ["--num-classes", "3", "--train-size", "32", "--val-size", "16", "--image-size", "6"]
+    run_main(mod, out, *argv, "--epochs", "1")
+    assert json.loads((out / "classes.json").read_text()) == ["0", "1", "2"]
+    assert not (out / "preprocessing.json").exists()
+    args = mod.parse_args(argv)
+    model = mod.build_model(args)  # outside main(): the shape comes from build_datasets
+    assert args.input_shape == (3, 6, 6) and args.num_classes == 3
+    assert isinstance(model.fc, torch.nn.Linear) and model.fc.out_features == 3
+    assert model(torch.zeros(2, 3, 6, 6)).shape == (2, 3)
+
+
 # --- image-folder -------------------------------------------------------------------
 
 
