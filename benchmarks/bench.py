@@ -16,6 +16,10 @@ Generated code (one process, torch on 1 thread):
                    from the same build_* pieces
   label smoothing  the cookbook's one-hot LSR module (rewritten) vs
                    F.cross_entropy(label_smoothing=e), forward + backward
+Data loading (wall time, worker processes):
+  image loader     images per second through the DataLoader of `render train --data
+                   image-folder` (decode, resize, augment, normalise, batch) vs Pillow's
+                   decode-and-resize of the same files in a bare loop, same process count
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from pathlib import Path
 
 PY = sys.executable
 TARGETS = {"list": 1.3, "cold render": 1.6, "repeated render": 1.3, "harness": 1.10}
+LOADER_TARGET = 0.8  # the generated loader's images/s, at least this fraction of the bare loop's
 
 TYPER_APP = """
 from typing import Annotated, Optional
@@ -273,16 +278,106 @@ def label_smoothing_benchmark(repeats: int) -> tuple[float, float]:
     return statistics.median(times["lsr"]), statistics.median(times["builtin"])
 
 
+def write_images(root: Path, count: int, side: int = 128) -> None:
+    """`count` JPEG images (smooth colour gradients plus noise) in 4 class folders."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 255, side)
+    base = np.stack(
+        [np.add.outer(ramp, ramp) / 2, np.outer(ramp, ramp) / 255, ramp[None].repeat(side, 0)],
+        -1,
+    )
+    for i in range(count):
+        folder = root / f"class{i % 4}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = np.clip(base * rng.uniform(0.5, 1.0) + rng.normal(0, 12, base.shape), 0, 255)
+        Image.fromarray(pixels.astype("uint8")).save(folder / f"{i:05d}.jpg", quality=90)
+
+
+def decode_and_resize(job: tuple[str, int]) -> int:
+    """Pillow's decode-and-resize of one file (the bare loop's whole work per image)."""
+    from PIL import Image
+
+    path, size = job
+    with Image.open(path) as image:
+        return len(image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR).tobytes())
+
+
+def loader_benchmark(repeats: int, workdir: Path, workers: int = 2) -> tuple[float, float]:
+    """Images per second: the generated image-folder loader vs a bare Pillow loop."""
+    import multiprocessing
+
+    import torch
+
+    from snippetgen import RenderRequest, render
+
+    torch.set_num_threads(1)
+    root = workdir / "images"
+    write_images(root, 1200)
+    script = workdir / "bench_images.py"
+    script.write_text(render(RenderRequest("train", data="image-folder")))
+    mod = load_script(script)
+    size = "64"
+    args = mod.parse_args(
+        ["--data-path", str(root), "--image-size", size, "--num-workers", str(workers)]
+        + ["--batch-size", "64", "--device", "cpu"]
+    )
+    train_dataset, _ = mod.build_datasets(args)
+    jobs = [(path, int(size)) for path, _ in train_dataset.samples]
+    generator = torch.Generator()
+
+    def ours() -> float:
+        generator.manual_seed(0)
+        start = time.perf_counter()
+        loader = mod.make_loader(
+            train_dataset, args, torch.device("cpu"), shuffle=True, generator=generator
+        )
+        count = sum(len(targets) for _, targets in loader)
+        return count / (time.perf_counter() - start)
+
+    def bare() -> float:
+        start = time.perf_counter()
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            count = len(pool.map(decode_and_resize, jobs, chunksize=64))
+        return count / (time.perf_counter() - start)
+
+    rates: dict[str, list[float]] = {"ours": [], "bare": []}
+    ours(), bare()  # warm the file cache
+    for _ in range(repeats):
+        rates["ours"].append(ours())
+        rates["bare"].append(bare())
+    return statistics.median(rates["ours"]), statistics.median(rates["bare"])
+
+
+def print_loader_benchmark(repeats: int, workdir: Path) -> None:
+    ours, bare = loader_benchmark(max(3, repeats // 3), workdir)
+    ok = "ok" if ours / bare >= LOADER_TARGET else "MISSED"
+    print(
+        f"{'image loader':<17}{ours:8.0f}  {'Pillow decode+resize loop':<29}{bare:7.0f}"
+        f"{ours / bare:7.2f}{LOADER_TARGET:7.2f} {ok}  (images/s, 2 processes each; "
+        "higher is better)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15, help="runs per measurement (median)")
+    parser.add_argument(
+        "--only-loader", action="store_true", help="run the image loader comparison alone"
+    )
     args = parser.parse_args()
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, "
-        f"{args.repeats} runs each (medians of CPU time)\n"
+        f"{args.repeats} runs each (medians of CPU time; the image loader: of wall time, "
+        f"{max(3, args.repeats // 3)} runs)\n"
     )
     with tempfile.TemporaryDirectory(prefix="snippetgen-bench-") as tmp:
         workdir = Path(tmp)
+        if args.only_loader:
+            print_loader_benchmark(args.repeats, workdir)
+            return
         print(
             f"{'what':<17}{'ms':>8}  {'floor':<29}{'ms':>7}{'ratio':>7}{'target':>8}"
             f"  {'vs a Typer app':>15}"
@@ -307,6 +402,7 @@ def main() -> None:
             f"{'label smoothing':<17}{lsr * 1e3:8.2f}  {'cross_entropy(label_smoothing)':<29}"
             f"{builtin * 1e3:7.2f}{lsr / builtin:7.2f}   (cookbook one-hot LSR / built-in)"
         )
+        print_loader_benchmark(args.repeats, workdir)
         print(
             f"\nReferences: a one-command Typer app (what any Typer CLI pays at run time) is "
             f"the last column's floor;\nimporting typer, jinja2 and black and running black "

@@ -16,6 +16,8 @@ DATA_SOURCES = ("synthetic", "image-folder", "csv", "tensors")
 BUILTIN_MODELS = ("small-cnn", "mlp", "resnet18", "resnet34", "resnet50")
 MODEL_LIBRARIES = ("timm", "torchvision")
 DEFAULT_DATA = DATA_SOURCES[0]
+# What a data source's loader imports beyond torch (the `images` extra installs it)
+DATA_REQUIREMENTS = {"image-folder": ("pillow",)}
 DEFAULT_MODEL = BUILTIN_MODELS[0]
 # An architecture name of a model library: timm's `vit_base_patch16_224.augreg_in21k` included.
 _ARCH = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,99}")
@@ -46,10 +48,11 @@ class DataModel(NamedTuple):
         return self.library or self.model
 
     @property
-    def model_requirements(self) -> tuple[str, ...]:
-        """What the model needs beyond torch (the header's "Requires:" line): the library of
-        ``timm:NAME`` or ``torchvision:NAME``, imported by the script only when it builds."""
-        return (self.library,) if self.library else ()
+    def requirements(self) -> tuple[str, ...]:
+        """What the script needs beyond torch (the header's "Requires:" line): Pillow to
+        decode the images of ``image-folder``; the library of ``timm:NAME`` or
+        ``torchvision:NAME``, imported by the script only when it builds the model."""
+        return DATA_REQUIREMENTS.get(self.data, ()) + ((self.library,) if self.library else ())
 
     @property
     def is_default(self) -> bool:

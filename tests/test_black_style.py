@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from snippetgen import load_catalog
 from snippetgen.codecheck import format_source
+from snippetgen.datamodel import DATA_SOURCES
 from snippetgen.errors import UserError
 from snippetgen.paramcode import call_lines
 from snippetgen.pyliteral import py_literal
@@ -28,8 +29,14 @@ FEATURES = sorted(r.name for r in CATALOG.features() if r.name != "train")
 MODE = black.Mode(target_versions={black.TargetVersion.PY310}, line_length=88)
 
 
-def raw_render(name: str, with_: tuple[str, ...] = (), params: dict | None = None) -> str:
-    plan_ = plan(RenderRequest(name, params or {}, with_), CATALOG)
+def raw_render(
+    name: str,
+    with_: tuple[str, ...] = (),
+    params: dict | None = None,
+    data: str = "synthetic",
+    model: str = "small-cnn",
+) -> str:
+    plan_ = plan(RenderRequest(name, params or {}, with_, data, model), CATALOG)
     return render_source(plan_, make_header(plan_, "snippetgen render test"))
 
 
@@ -55,6 +62,22 @@ def test_every_compatible_pair_and_all_features_at_once_are_already_black():
         compatible.append(name)
     source = raw_render("train", tuple(compatible))
     assert black.format_str(source, mode=MODE) == source
+
+
+@pytest.mark.parametrize("data", DATA_SOURCES)
+def test_every_data_source_alone_and_with_all_features_is_already_black(data):
+    for model in ("small-cnn", "mlp"):
+        source = raw_render("train", data=data, model=model)
+        assert black.format_str(source, mode=MODE) == source, (data, model)
+    compatible: list[str] = []
+    for name in FEATURES:
+        try:
+            plan(RenderRequest("train", {}, (*compatible, name), data), CATALOG)
+        except UserError:
+            continue
+        compatible.append(name)
+    source = raw_render("train", tuple(compatible), data=data)
+    assert black.format_str(source, mode=MODE) == source, (data, compatible)
 
 
 def test_lr_schedule_choices_and_list_parameters_are_already_black():

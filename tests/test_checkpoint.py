@@ -94,7 +94,8 @@ def test_every_n_epochs_and_the_last_epoch_and_best_on_improvement(tmp_path, mon
 
         def replace(self, src, dst):
             name = Path(dst).name
-            saved.append((name, None if name == "model.pt" else load(src)["epoch"]))
+            if name != "classes.json":
+                saved.append((name, None if name == "model.pt" else load(src)["epoch"]))
             Path(src).replace(dst)
 
     monkeypatch.setattr(mod, "os", RecordingOS())
@@ -178,7 +179,7 @@ def test_last_pt_is_written_atomically(tmp_path, monkeypatch):
             src, dst = Path(src), Path(dst)
             # the temporary file sits beside its target and is already complete when renamed
             assert src.parent == dst.parent and src.name.startswith(f".{dst.name}.tmp")
-            events.append(("replace", (dst.name, load(src))))
+            events.append(("replace", (dst.name, load(src) if dst.suffix == ".pt" else None)))
             Path(src).replace(dst)
 
     monkeypatch.setattr(mod, "os", RecordingOS())
@@ -194,6 +195,7 @@ def test_last_pt_is_written_atomically(tmp_path, monkeypatch):
     assert sorted(p.name for p in out.iterdir()) == [
         ".lock",
         "best.pt",
+        "classes.json",
         "last.pt",
         "metrics.jsonl",
         "model.pt",

@@ -345,7 +345,7 @@ def test_settings_that_cannot_continue_the_run_are_named(tmp_path, capsys):
     refused(
         capsys,
         lambda: run(mod, out, 2, "--resume", "--num-classes", "5"),
-        "saved for 4 classes and this run has 5 (--num-classes)",
+        "saved for 4 classes and this run has 5",
     )
     refused(
         capsys,

@@ -117,7 +117,9 @@ def test_new_head_is_sized_from_in_features(tmp_path, monkeypatch):
     head sized from model.fc.in_features: no hard-coded 512."""
     mod = load_module(write_script(tmp_path, "finetune", {}))
     small_cnn = mod.SmallCNN
-    monkeypatch.setattr(mod, "SmallCNN", lambda num_classes: small_cnn(1000, width=24))
+    monkeypatch.setattr(
+        mod, "SmallCNN", lambda num_classes, **kwargs: small_cnn(1000, width=24, **kwargs)
+    )
     model = mod.build_model(mod.parse_args(["--num-classes", "7"]))
     assert (model.fc.in_features, model.fc.out_features) == (48, 7)
     assert model(torch.randn(2, 3, 16, 16)).shape == (2, 7)
