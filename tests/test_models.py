@@ -337,7 +337,7 @@ def test_finetune_a_model_whose_head_is_classifier(tmp_path, mode, head, capsys)
     """The user's model (SmallCNN replaced) has a `classifier` head with 10 outputs: it is
     refitted to 4 classes, frozen or given --head-lr, and the run trains."""
     mod = load_module(write(tmp_path, "small-cnn", recipe="finetune"))
-    mod.SmallCNN = lambda num_classes: WithClassifier(10)
+    mod.SmallCNN = lambda num_classes, in_channels=3: WithClassifier(10)
     seen = {}
     build_optimizer = mod.build_optimizer
 
