@@ -150,6 +150,8 @@ def _parameters(recipe: Recipe, values: Mapping[str, Any]) -> list[str]:
         value = values.get(p.name, p.default)
         rng = "" if p.choices else p.range_text()
         meaning = p.help + (f" ({p.range_text()})" if p.choices else "")
+        if p.data:
+            meaning += f" [--data {', '.join(p.data)} only]"
         rows.append((p.option, p.type, cli_text(p, value), rng, meaning))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     out = ["", "Parameters (each becomes the generated script's option of the same name):"]
