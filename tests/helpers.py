@@ -109,3 +109,50 @@ def pyflakes_messages(code: str) -> str:
     out, err = io.StringIO(), io.StringIO()
     pyflakes_api.check(code, "generated.py", reporter_mod.Reporter(out, err))
     return out.getvalue() + err.getvalue()
+
+
+def save_image(path: Path, mode: str, size=(10, 12), seed=0, fmt=None) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    pixels = (rng.random((size[1], size[0], 3)) * 255).astype("uint8")
+    from PIL import Image
+
+    image = Image.fromarray(pixels)
+    if mode == "P":
+        image = image.convert("P")
+        image.info["transparency"] = 0
+    elif mode != "RGB":
+        image = image.convert(mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format=fmt)
+
+
+def image_folder(root: Path, classes=("cat", "dog"), per_class=6) -> Path:
+    """PATH/<class>/* with every format and mode the loader reads."""
+    kinds = [
+        ("png", "RGB"),
+        ("jpg", "L"),
+        ("gif", "P"),
+        ("png", "RGBA"),
+        ("bmp", "RGB"),
+        ("jpeg", "RGB"),
+        ("webp", "RGB"),
+    ]
+    for c, name in enumerate(classes):
+        for i in range(per_class):
+            ext, mode = kinds[i % len(kinds)]
+            save_image(root / name / f"{i}.{ext}", mode, seed=10 * c + i)
+    return root
+
+
+def write_csv(path: Path, rows: int = 40, seed: int = 0) -> Path:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    lines = ["height,weight,kind"]
+    for i in range(rows):
+        kind = ("small", "large", "medium")[i % 3]
+        lines.append(f"{rng.normal(10 * (i % 3), 1):.4f},{rng.normal(50, 5):.4f},{kind}")
+    path.write_text("\n".join(lines) + "\n")
+    return path

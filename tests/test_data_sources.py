@@ -19,7 +19,15 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import load_module, read_metrics, run_script, state_equal
+from helpers import (
+    image_folder,
+    load_module,
+    read_metrics,
+    run_script,
+    save_image,
+    state_equal,
+    write_csv,
+)
 from snippetgen import RenderRequest, render
 
 
@@ -62,37 +70,6 @@ def refused_run(path: Path, *args: str, needles=()) -> str:
     for needle in needles:
         assert needle in lines[0], (needle, proc.stderr)
     return lines[0]
-
-
-def save_image(path: Path, mode: str, size=(10, 12), seed=0, fmt=None) -> None:
-    rng = np.random.default_rng(seed)
-    pixels = (rng.random((size[1], size[0], 3)) * 255).astype("uint8")
-    image = Image.fromarray(pixels)
-    if mode == "P":
-        image = image.convert("P")
-        image.info["transparency"] = 0
-    elif mode != "RGB":
-        image = image.convert(mode)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format=fmt)
-
-
-def image_folder(root: Path, classes=("cat", "dog"), per_class=6) -> Path:
-    """PATH/<class>/* with every format and mode the loader reads."""
-    kinds = [
-        ("png", "RGB"),
-        ("jpg", "L"),
-        ("gif", "P"),
-        ("png", "RGBA"),
-        ("bmp", "RGB"),
-        ("jpeg", "RGB"),
-        ("webp", "RGB"),
-    ]
-    for c, name in enumerate(classes):
-        for i in range(per_class):
-            ext, mode = kinds[i % len(kinds)]
-            save_image(root / name / f"{i}.{ext}", mode, seed=10 * c + i)
-    return root
 
 
 def run_main(mod, out: Path, *argv: str):
@@ -260,16 +237,6 @@ def test_without_pillow_the_script_says_so_and_help_still_works(tmp_path):
 
 
 # --- csv ------------------------------------------------------------------------------
-
-
-def write_csv(path: Path, rows: int = 40, seed: int = 0) -> Path:
-    rng = np.random.default_rng(seed)
-    lines = ["height,weight,kind"]
-    for i in range(rows):
-        kind = ("small", "large", "medium")[i % 3]
-        lines.append(f"{rng.normal(10 * (i % 3), 1):.4f},{rng.normal(50, 5):.4f},{kind}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def test_csv_maps_text_labels_and_standardises_with_training_statistics_only(tmp_path):
