@@ -476,3 +476,18 @@ def test_breast_cancer_as_csv_with_mlp_reaches_95_percent(tmp_path):
     assert json.loads((out / "classes.json").read_text()) == ["benign", "malignant"]
     best = max(record["val_acc"] for record in read_metrics(out))
     assert best >= 0.95, read_metrics(out)
+
+
+def test_names_with_line_breaks_stay_on_one_line(tmp_path):
+    """A file or folder name holding a newline cannot split the refusal in two; the class
+    names go to classes.json as JSON strings."""
+    root = image_folder(tmp_path / "images", classes=("line\nbreak", "plain"), per_class=4)
+    (root / "plain" / "bad\nname.png").write_bytes(b"not an image")
+    path = script(tmp_path, "image-folder")
+    proc = run_script(path, "--data-path", str(root), "--image-size", "8", check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("error: ") and "bad\\nname.png" in proc.stderr
+    (root / "plain" / "bad\nname.png").unlink()
+    run_script(path, "--data-path", str(root), "--image-size", "8", "--epochs", "1",
+               "--output-dir", "out")  # fmt: skip
+    assert json.loads((tmp_path / "out" / "classes.json").read_text()) == ["line\nbreak", "plain"]
