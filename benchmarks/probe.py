@@ -1881,7 +1881,9 @@ def channel_cache(p: Probe, tally: Tally) -> None:
         return home, entries[0], entries[1]
 
     home, entry_a, entry_b = p.memo("cache-pristine", pristine)
-    index = Path("snippetgen") / "recipe-toml-v3.json"
+    from snippetgen.cache import _TOML_INDEX
+
+    index = Path("snippetgen") / _TOML_INDEX
 
     def flip(offset: Callable[[int], int]) -> Callable[[Path], object]:
         def damage(path: Path) -> None:
