@@ -9,7 +9,8 @@ if TYPE_CHECKING:
 
     from snippetgen.catalog import Catalog, load_catalog
     from snippetgen.errors import SnippetgenError
-    from snippetgen.recipe import Param, Recipe
+    from snippetgen.params.schema import Param
+    from snippetgen.recipe import Recipe
     from snippetgen.rendering import RenderRequest, render
 
 __version__ = "0.1.0"

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from snippetgen.errors import RecipeDefinitionError, UnknownRecipeError
-from snippetgen.recipe import BASE_RECIPE, BUILT_IN, NAME_RE, Recipe, load_recipe
+from snippetgen.metatext import NAME_RE
+from snippetgen.recipe import BASE_RECIPE, BUILT_IN, Recipe, load_recipe
 
 PATH_ENV = "SNIPPETGEN_PATH"
 

@@ -17,7 +17,7 @@ from typing import Any
 from snippetgen.catalog import BASE_RECIPE, Catalog
 from snippetgen.codecheck import LINE_LENGTH
 from snippetgen.condense import Block, condense, join
-from snippetgen.paramcode import cli_text
+from snippetgen.params.code import cli_text
 from snippetgen.recipe import BUILT_IN, Recipe, template_file
 from snippetgen.slots import SLOTS
 from snippetgen.template_text import expand, macros

@@ -228,7 +228,7 @@ def show(
     lr-schedule, in the learning-rate curve): show warmup --warmup-epochs 3 --epochs 20.
     """
     from snippetgen.cheatsheet import cheatsheet
-    from snippetgen.params import parse_cli_args
+    from snippetgen.params.parse import parse_cli_args
     from snippetgen.rendering import RenderRequest, plan
 
     catalog = _catalog(quiet=[recipe])
@@ -325,7 +325,7 @@ def _param_row(resolved: "Plan", name: str, keep: dict[int, int]) -> tuple[str, 
     """A parameter's line of ``render RECIPE --help``: its option and type, then its help,
     default, range and (for another recipe's parameter) the recipe; a short default or range
     keeps ``keep``'s unbreakable spaces."""
-    from snippetgen.paramcode import cli_text
+    from snippetgen.params.code import cli_text
 
     param = resolved.params[name]
     rng = param.range_text()
@@ -379,7 +379,7 @@ def render(
     show_help: Annotated[bool, typer.Option("--help", "-h", help="show parameters")] = False,
 ) -> None:
     """Render a recipe into a runnable script: render RECIPE [--PARAM V ...] [--with R ...]."""
-    from snippetgen.params import parse_cli_args
+    from snippetgen.params.parse import parse_cli_args
     from snippetgen.rendering import RenderRequest, plan
     from snippetgen.rendering import render as run_render
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from snippetgen import cache, paramcode
+from snippetgen import cache
 from snippetgen.catalog import BASE_RECIPE, Catalog, load_catalog
 from snippetgen.datamodel import (
     DEFAULT_DATA,
@@ -29,9 +29,11 @@ from snippetgen.errors import (
     RecipeBug,
     UnknownParamError,
 )
-from snippetgen.params import coerce
+from snippetgen.params import code as paramcode
+from snippetgen.params.parse import coerce
+from snippetgen.params.schema import Param
 from snippetgen.quoting import comment, shell_word
-from snippetgen.recipe import Param, Recipe, template_file
+from snippetgen.recipe import Recipe, template_file
 from snippetgen.slots import SLOTS
 
 if TYPE_CHECKING:  # Jinja is imported only when a template is rendered (not on a cache hit)

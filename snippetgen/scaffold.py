@@ -37,7 +37,7 @@ from typing import Any
 from snippetgen.catalog import BASE_RECIPE, Catalog
 from snippetgen.datamodel import DEFAULT_DATA, DEFAULT_MODEL, DataModel, data_model
 from snippetgen.errors import RecipeBug, UserError
-from snippetgen.paramcode import cli_text
+from snippetgen.params.code import cli_text
 from snippetgen.quoting import docstring, escape, shell_word, toml_string
 from snippetgen.safefile import FileRefused, read_text
 
@@ -711,7 +711,7 @@ def build_project(
     if answers is not None and data is not None:  # answers kept for another data source
         given = {name: value for name, value in given.items() if name not in base.inapplicable}
     if cli_args:
-        from snippetgen.params import parse_cli_args
+        from snippetgen.params.parse import parse_cli_args
 
         given.update(
             parse_cli_args(

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from snippetgen.pyliteral import py_literal
+from snippetgen.params.literal import py_literal
 
 # The tags: {% statement %}, {{ expression }} and {# comment #}, each ended by the first closer
 # after its opener, with Jinja's whitespace-control signs inside the delimiters. They are found

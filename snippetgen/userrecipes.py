@@ -15,7 +15,8 @@ from pathlib import Path
 
 from snippetgen.catalog import PATH_ENV, Catalog, user_dirs
 from snippetgen.errors import RecipeDefinitionError, UserError
-from snippetgen.recipe import BUILT_IN, NAME_RE, Recipe, load_recipe
+from snippetgen.metatext import NAME_RE
+from snippetgen.recipe import BUILT_IN, Recipe, load_recipe
 from snippetgen.recipecheck import check_templates as check_templates
 
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")

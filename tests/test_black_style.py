@@ -20,8 +20,8 @@ from snippetgen import load_catalog
 from snippetgen.codecheck import format_source
 from snippetgen.datamodel import DATA_SOURCES
 from snippetgen.errors import UserError
-from snippetgen.paramcode import call_lines
-from snippetgen.pyliteral import py_literal
+from snippetgen.params.code import call_lines
+from snippetgen.params.literal import py_literal
 from snippetgen.rendering import RenderRequest, make_header, plan, render_source
 
 CATALOG = load_catalog()

@@ -191,8 +191,8 @@ def test_the_package_has_no_import_circle():
     assert cycle is None, "import circle: " + " -> ".join(cycle or [])
     # the graph is the real one: imports inside functions count, TYPE_CHECKING ones do not
     assert "snippetgen.recipecheck" in graph["snippetgen.catalog"]  # inside a function
-    assert "snippetgen.params" in graph["snippetgen.recipe"]  # inside a function
-    assert "snippetgen.recipe" not in graph["snippetgen.params"]  # only for type checking
+    assert "snippetgen.params.parse" in graph["snippetgen.params.schema"]  # inside a function
+    assert "snippetgen.params.schema" not in graph["snippetgen.params.parse"]  # type checking
     assert "snippetgen.cli" in graph["snippetgen.launch"]
 
 

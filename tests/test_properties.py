@@ -32,8 +32,8 @@ from hypothesis import strategies as st
 from snippetgen import load_catalog
 from snippetgen.datamodel import DATA_SOURCES, DEFAULT_DATA
 from snippetgen.errors import UserError
-from snippetgen.params import FLOAT_LIMIT, INT_LIMIT, coerce, parse_cli_args, parse_value
-from snippetgen.recipe import Param
+from snippetgen.params.parse import FLOAT_LIMIT, INT_LIMIT, coerce, parse_cli_args, parse_value
+from snippetgen.params.schema import Param
 from snippetgen.rendering import RenderRequest, plan, render
 
 CATALOG = load_catalog()

@@ -21,7 +21,7 @@ from snippetgen import lrplot
 from snippetgen.catalog import load_catalog
 from snippetgen.cheatsheet import CODE_LINES, cheatsheet, essential_code, key_code
 from snippetgen.condense import Block, condense, join
-from snippetgen.paramcode import cli_text
+from snippetgen.params.code import cli_text
 from snippetgen.rendering import RenderRequest, _context, plan
 from snippetgen.template_env import make_env
 from snippetgen.template_text import expand, macros, structure_problems

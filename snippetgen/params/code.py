@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from snippetgen.codecheck import LINE_LENGTH
-from snippetgen.pyliteral import py_literal
-from snippetgen.recipe import Limit, Param
+from snippetgen.params.literal import py_literal
+from snippetgen.params.schema import Limit, Param
 
 
 def cli_text(param: Param, value: Any) -> str:

@@ -20,8 +20,8 @@ from snippetgen.errors import (
     UnknownParamError,
 )
 
-if TYPE_CHECKING:  # recipe.py checks each declared default here: no import back at run time
-    from snippetgen.recipe import Param
+if TYPE_CHECKING:  # the schema checks each declared default here: no import back at run time
+    from snippetgen.params.schema import Param
 
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 _FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
