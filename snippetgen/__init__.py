@@ -20,7 +20,7 @@ _LAZY = {
     "Catalog": "snippetgen.catalog",
     "load_catalog": "snippetgen.catalog",
     "SnippetgenError": "snippetgen.errors",
-    "Param": "snippetgen.recipe",
+    "Param": "snippetgen.params.schema",
     "Recipe": "snippetgen.recipe",
     "RenderRequest": "snippetgen.rendering",
     "render": "snippetgen.rendering",

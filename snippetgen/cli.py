@@ -228,14 +228,11 @@ def show(
     lr-schedule, in the learning-rate curve): show warmup --warmup-epochs 3 --epochs 20.
     """
     from snippetgen.cheatsheet import cheatsheet
-    from snippetgen.params.parse import parse_cli_args
     from snippetgen.rendering import RenderRequest, plan
 
     catalog = _catalog(quiet=[recipe])
     found = catalog.get(recipe)
-    resolved = plan(RenderRequest(found.name), catalog)
-    given = parse_cli_args(resolved.params, list(ctx.args), recipe=found.name)
-    values = {**resolved.values, **given}
+    values = plan(RenderRequest(found.name, args=list(ctx.args)), catalog).values
     # not typer.echo: it strips colour codes whenever stdout is not a terminal (--color always)
     _emit(cheatsheet(found, catalog, color=use_color(color), values=values), color)
 
@@ -379,9 +376,7 @@ def render(
     show_help: Annotated[bool, typer.Option("--help", "-h", help="show parameters")] = False,
 ) -> None:
     """Render a recipe into a runnable script: render RECIPE [--PARAM V ...] [--with R ...]."""
-    from snippetgen.params.parse import parse_cli_args
-    from snippetgen.rendering import RenderRequest, plan
-    from snippetgen.rendering import render as run_render
+    from snippetgen.rendering import RenderRequest, plan, render_plan
 
     if recipe is None or recipe.startswith("-"):
         if show_help or recipe is None:
@@ -396,27 +391,19 @@ def render(
     with_ = with_ or []
     catalog = _catalog(quiet=[recipe, *with_], only=[recipe, *with_])
     setup = data_model(data, model)
-    base = plan(RenderRequest(recipe, with_=with_, data=setup.data, model=setup.model), catalog)
-    check_templates(base.recipes)
-    values = parse_cli_args(
-        base.params,
-        list(ctx.args),
-        recipe=base.target.name,
-        inapplicable=base.inapplicable,
-        data=setup.data,
-    )
+    request = RenderRequest(recipe, {}, with_, setup.data, setup.model, list(ctx.args))
+    resolved = plan(request, catalog)  # every value is parsed and checked here, once
+    check_templates(resolved.recipes)
     if output is not None:
         check_output(output, force=force)  # before the render: no work for a refused FILE
-    command = base.command(values, with_)
-    request = RenderRequest(recipe, values, with_, setup.data, setup.model)
-    code = run_render(request, catalog, command=command)
+    code = render_plan(resolved)
     if output is None:
         _emit(code, color, code=True)
     else:
         _write_output(output, code, force=force)
     from snippetgen.lrplot import no_decay_warning
 
-    warning = no_decay_warning([r.name for r in base.recipes], {**base.values, **values})
+    warning = no_decay_warning([r.name for r in resolved.recipes], resolved.values)
     if warning:
         err(warning)
 

@@ -30,7 +30,7 @@ from snippetgen.errors import (
     UnknownParamError,
 )
 from snippetgen.params import code as paramcode
-from snippetgen.params.parse import coerce
+from snippetgen.params.parse import coerce, parse_cli_args
 from snippetgen.params.schema import Param
 from snippetgen.quoting import comment, shell_word
 from snippetgen.recipe import Recipe, template_file
@@ -55,13 +55,15 @@ def _tidy(body: str) -> str:
 
 # NamedTuples, like the records in recipe.py: much cheaper to create at start-up than dataclasses.
 class RenderRequest(NamedTuple):
-    """What to render: a recipe, parameter values (typed or strings) and extra features."""
+    """What to render: a recipe, parameter values (typed or strings, or as command-line
+    words ``--NAME VALUE`` in ``args``), extra features, the data source and the model."""
 
     recipe: str
     params: Mapping[str, Any] = MappingProxyType({})
     with_: Sequence[str] = ()
     data: str = DEFAULT_DATA
     model: str = DEFAULT_MODEL
+    args: Sequence[str] = ()
 
 
 class Plan(NamedTuple):
@@ -74,18 +76,20 @@ class Plan(NamedTuple):
     owners: dict[str, str]
     setup: DataModel = DataModel()
     inapplicable: Mapping[str, Param] = MappingProxyType({})  # not for this --data source
+    given: Mapping[str, Any] = MappingProxyType({})  # the values the request named, typed
+    with_: tuple[str, ...] = ()  # the --with names as the request gave them
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.recipes)
 
-    def command(self, given: Mapping[str, Any], with_: Sequence[str]) -> str:
+    def command(self) -> str:
+        """The `snippetgen render ...` command that gives this plan (for the header)."""
         words = ["snippetgen", "render", self.target.name, *self.setup.options()]
-        for name in with_:
+        for name in self.with_:
             words += ["--with", name]
-        for name, value in given.items():
-            param = self.params[name]
-            words += [param.option, paramcode.cli_text(param, coerce(param, value))]
+        for name, value in self.given.items():
+            words += [self.params[name].option, paramcode.cli_text(self.params[name], value)]
         return " ".join(shell_word(w) for w in words)
 
 
@@ -108,14 +112,31 @@ def plan(request: RenderRequest, catalog: Catalog) -> Plan:
             raise UnknownParamError(
                 option=f"--{name}", recipe=target.name, known=[p.option for p in params.values()]
             )
-    values: dict[str, Any] = {}
-    for name, param in params.items():
-        if name in request.params:
-            values[name] = coerce(param, request.params[name])
-        else:
-            values[name] = coerce(param, defaults.get(name, param.default))
+    given = {name: coerce(params[name], value) for name, value in request.params.items()}
+    if request.args:
+        given |= parse_cli_args(
+            params,
+            list(request.args),
+            recipe=target.name,
+            inapplicable=inapplicable,
+            data=setup.data,
+        )
+    values = {
+        name: given[name] if name in given else coerce(param, defaults.get(name, param.default))
+        for name, param in params.items()
+    }
     _check_limits(recipes, values)
-    return Plan(target, tuple(recipes), params, values, owners, setup, inapplicable)
+    return Plan(
+        target,
+        tuple(recipes),
+        params,
+        values,
+        owners,
+        setup,
+        inapplicable,
+        MappingProxyType(given),
+        tuple(request.with_),
+    )
 
 
 def _recipes(
@@ -400,14 +421,18 @@ def make_header(plan_: Plan, command: str) -> str:
 def render(
     request: RenderRequest, catalog: Catalog | None = None, *, command: str | None = None
 ) -> str:
-    """Render a request into checked, black-formatted Python source.
+    """Render a request into checked, black-formatted Python source (see render_plan)."""
+    return render_plan(plan(request, catalog or load_catalog()), command=command)
+
+
+def render_plan(plan_: Plan, *, command: str | None = None) -> str:
+    """A resolved plan as checked, black-formatted Python source; `command` (default: the
+    plan's own `snippetgen render ...`) goes into the header.
 
     A render that passed every check is kept in the render cache (snippetgen.cache), keyed
     by everything it depends on; a repeated request is served from there without Jinja or black.
     """
-    catalog = catalog or load_catalog()
-    plan_ = plan(request, catalog)
-    header = make_header(plan_, command or plan_.command(request.params, request.with_))
+    header = make_header(plan_, command or plan_.command())
     key = cache.render_key(
         header, [r.path for r in plan_.recipes], {**plan_.values, "": list(plan_.setup)}
     )
