@@ -248,7 +248,9 @@ def script_notebook(
         shown, title = [target], target.title
         closing = "Run the cells from the top; the last one runs the example."
         last = cells.main
-    return _notebook(intro(title, command, shown, closing), [*cells.code, last])
+    return _notebook(
+        intro(title, command, shown, closing), [*cells.code, last] if last else cells.code
+    )
 
 
 def project_notebook(package: str, title: str, command: str, args: Sequence[str]) -> str:

@@ -200,8 +200,15 @@ def test_without_nbformat_one_sentence_and_nothing_written(tmp_path, kind):
 
 
 def test_new_notebook_imports_the_package(cli, tmp_path):
-    project = tmp_path / "my proj"
-    code, _, err = cli("new", str(project), "--with", "warmup", "--notebook")
+    from markdown_it import MarkdownIt
+
+    from snippetgen.quoting import escape, shell_word
+
+    name = "my ``proj``\n<img src=x>"  # a folder name that tries to leave the code block
+    project = tmp_path / name
+    code, _, err = cli(
+        "new", str(project), "--with", "warmup", "--package", "my_proj", "--notebook"
+    )
     assert code == 0, err
     notebook = nbformat.read(project / "notebook.ipynb", as_version=4)
     nbformat.validate(notebook)
@@ -209,7 +216,10 @@ def test_new_notebook_imports_the_package(cli, tmp_path):
     assert cells[0] == "from my_proj.train import main"
     call = ast.parse(cells[-1]).body[-1]
     assert ast.literal_eval(call.value.args[0])[:2] == ["--epochs", "5"]
-    assert "snippetgen new 'my proj' --with warmup --notebook" in notebook.cells[0].source
+    command = f"snippetgen new {shell_word(name)} --with warmup --notebook"
+    tokens = MarkdownIt("commonmark").parse(notebook.cells[0].source)
+    assert [t.content for t in tokens if t.type == "fence"] == [escape(command) + "\n"]
+    assert not {"html_block", "html_inline"} & {t.type for t in tokens}
     assert cli("new", str(tmp_path / "plain"))[0] == 0
     assert not (tmp_path / "plain" / "notebook.ipynb").exists()
 
@@ -255,6 +265,7 @@ def test_notebook_trains_exactly_like_the_script(cli, tmp_path, words):
     path, notebook = render_both(cli, tmp_path, *words)
     run_script(path, *TINY, "--output-dir", str(tmp_path / "py"))
     runs = [[*TINY, "--output-dir", str(tmp_path / name)] for name in ("nb", "nb-again")]
+    runs.append([*runs[0], "--overwrite"])  # the first run's folder is free again
     execute(with_run_cells(notebook, *runs), tmp_path)
     expected = read_metrics(tmp_path / "py")
     assert len(expected) == 2
