@@ -314,6 +314,7 @@ def _usage_parts(recipe: Recipe) -> list[str]:
             else []
         ),
         "[-o FILE [--force]]",
+        "[--format py|ipynb]",
         "[--color auto|always|never]",
     ]
 
@@ -347,6 +348,28 @@ def _write_output(output: Path, code: str, *, force: bool) -> None:
     err(f"wrote {output}")
 
 
+def _notebook_format(fmt: str | None, output: Path | None) -> bool:
+    """Whether --format (or, without it, an -o FILE ending in .ipynb) asks for a notebook;
+    a notebook needs nbformat, checked before any work."""
+    if fmt is not None and fmt not in ("py", "ipynb"):
+        raise UserError(f"--format must be py or ipynb, not {fmt!r}.")
+    wanted = fmt == "ipynb" or (
+        fmt is None and output is not None and output.suffix.lower() == ".ipynb"
+    )
+    if wanted:
+        from snippetgen.notebook import require_nbformat
+
+        require_nbformat()
+    return wanted
+
+
+def _write_or_print(text: str, output: Path | None, *, force: bool) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        _write_output(output, text, force=force)
+
+
 @app.command(
     cls=RecipeCommand,
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
@@ -373,6 +396,14 @@ def render(
     color: Annotated[Color, typer.Option("--color", help="highlight the code")] = Color.auto,
     data: DataOption = None,
     model: ModelOption = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="py (a script) or ipynb (a notebook); default py, or ipynb for -o FILE.ipynb",
+            autocompletion=lambda: ["py", "ipynb"],
+        ),
+    ] = None,
     show_help: Annotated[bool, typer.Option("--help", "-h", help="show parameters")] = False,
 ) -> None:
     """Render a recipe into a runnable script: render RECIPE [--PARAM V ...] [--with R ...]."""
@@ -388,6 +419,7 @@ def render(
         return
     from snippetgen.recipecheck import check_templates
 
+    notebook = _notebook_format(fmt, output)
     with_ = with_ or []
     catalog = _catalog(quiet=[recipe, *with_], only=[recipe, *with_])
     setup = data_model(data, model)
@@ -397,7 +429,12 @@ def render(
     if output is not None:
         check_output(output, force=force)  # before the render: no work for a refused FILE
     code = render_plan(resolved)
-    if output is None:
+    if notebook:
+        from snippetgen.notebook import script_notebook
+
+        notebook_json = script_notebook(code, resolved, resolved.command(), dict(resolved.given))
+        _write_or_print(notebook_json, output, force=force)
+    elif output is None:
         _emit(code, color, code=True)
     else:
         _write_output(output, code, force=force)
@@ -468,6 +505,10 @@ def new(
     ] = False,
     data: DataOption = None,
     model: ModelOption = None,
+    notebook: Annotated[
+        bool,
+        typer.Option("--notebook", help="add notebook.ipynb, which trains with the package"),
+    ] = False,
 ) -> None:
     """Create a training project: new DIR [--with R ...] [--PARAM V ...] [--from ANSWERS]."""
     from snippetgen.scaffold import (
@@ -480,6 +521,8 @@ def new(
     )
 
     check_target(directory)  # a non-empty DIR is refused before anything is read
+    if notebook:
+        _notebook_format("ipynb", None)
     answers = read_answers(from_) if from_ is not None else None
     note = version_note(answers) if answers is not None else ""
     if note:
@@ -494,6 +537,7 @@ def new(
         answers=answers,
         data=data,
         model=model,
+        notebook=notebook,
     )
     if dry_run:
         for relative, text in project.files.items():

@@ -677,12 +677,13 @@ def build_project(
     answers: Answers | None = None,
     data: str | None = None,
     model: str | None = None,
+    notebook: bool = False,
 ) -> Project:
     """Render and split everything in memory; raises UserError before any file is touched.
 
     `answers` (from an answers file) gives the starting recipes, values, data source, model
     and package; `with_`, `params` (typed values), `cli_args` (``--NAME VALUE`` words),
-    `data`, `model` and `package` add to or override them.
+    `data`, `model` and `package` add to or override them. `notebook` adds notebook.ipynb.
     """
     from snippetgen import __version__
     from snippetgen.codecheck import CodeProblem, verify
@@ -778,6 +779,12 @@ def build_project(
     )
     project.files[ANSWERS_FILE] = answers_text(project.answers)
     project.files[".gitignore"] = "__pycache__/\n*.egg-info/\nruns/\n"
+    if notebook:
+        from snippetgen.notebook import example_args, project_notebook
+
+        project.files["notebook.ipynb"] = project_notebook(
+            pkg, title, f"{command} --notebook", example_args(resolved)
+        )
     return project
 
 

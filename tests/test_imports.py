@@ -23,7 +23,7 @@ import pytest
 
 from helpers import ROOT
 
-HEAVY = {"black", "torch", "numpy", "jinja2", "pygments"}
+HEAVY = {"black", "torch", "numpy", "jinja2", "pygments", "nbformat"}
 
 PROBE = """
 import json, sys
