@@ -173,6 +173,9 @@ def test_removing_a_feature_keeps_the_edits(project, cli):
 
 def test_an_overlapping_edit_is_a_conflict_with_markers_and_exit_1(project, cli):
     edit(project / PKG / "train.py", "default=3,", "default=4,")  # the user's own default
+    before = tree(project)
+    code, out, _ = cli("update", str(project), "--epochs", "7", "--dry-run")
+    assert code == 1 and f"conflicted  {PKG}/train.py" in out and tree(project) == before
     code, out, err = cli("update", str(project), "--epochs", "7")
     assert code == 1
     assert f"conflicted  {PKG}/train.py" in out
@@ -298,4 +301,17 @@ def test_refusals_are_one_sentence_and_touch_nothing(project, cli, tmp_path, mon
     monkeypatch.setenv("PATH", str(empty))
     code, _, err = cli("update", str(project))
     assert code == 2 and "git is not on PATH" in err
+    assert tree(project) == before
+
+
+def test_a_second_update_of_the_same_folder_is_refused(project, cli):
+    from snippetgen.update import lock_project
+
+    before = tree(project)
+    held = lock_project(project)  # as an update that is running holds it
+    try:
+        code, _, err = cli("update", str(project), "--epochs", "7")
+    finally:
+        os.close(held)
+    assert code == 2 and "Another snippetgen update is running" in err
     assert tree(project) == before
