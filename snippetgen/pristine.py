@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from snippetgen.recipe import Recipe
+if TYPE_CHECKING:
+    from snippetgen.recipe import Recipe
 
 PRISTINE_DIR = ".snippetgen/pristine"
 # files of a project that snippetgen owns outright: never merged, never kept as pristine
@@ -28,11 +30,9 @@ def generated(files: Mapping[str, str], answers_file: str) -> dict[str, str]:
     }
 
 
-def pristine_files(files: Mapping[str, str]) -> dict[str, str]:
+def pristine_files(files: Mapping[str, str], answers_file: str) -> dict[str, str]:
     """{path under .snippetgen/pristine/: text} for every generated file of ``files``."""
-    from snippetgen.scaffold import ANSWERS_FILE
-
-    return {f"{PRISTINE_DIR}/{path}": text for path, text in generated(files, ANSWERS_FILE).items()}
+    return {f"{PRISTINE_DIR}/{path}": text for path, text in generated(files, answers_file).items()}
 
 
 def recipe_hash(folder: Path) -> str:

@@ -801,7 +801,9 @@ def build_project(
     )
     project.files[ANSWERS_FILE] = answers_text(project.answers)
     project.files[".gitignore"] = "__pycache__/\n*.egg-info/\nruns/\n"
-    project.files.update(pristine_files(project.files))  # the base of `snippetgen update`
+    project.files.update(
+        pristine_files(project.files, ANSWERS_FILE)
+    )  # the base of `snippetgen update`
     return project
 
 

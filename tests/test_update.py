@@ -315,3 +315,22 @@ def test_a_second_update_of_the_same_folder_is_refused(project, cli):
         os.close(held)
     assert code == 2 and "Another snippetgen update is running" in err
     assert tree(project) == before
+
+
+def test_notes_say_which_recipes_and_defaults_changed(project, cli):
+    """As if the release that generated the project had another checkpoint recipe and another
+    default for --epochs and --lr (and this project chose --lr itself)."""
+    text = (project / ".snippetgen.toml").read_text()
+    text = text.replace('"checkpoint" = "', '"checkpoint" = "0')
+    text = text.replace('"epochs" = 5\n', '"epochs" = 4\n').replace('"lr" = 0.05', '"lr" = 0.07')
+    text = text.replace("\nlr = 0.05\n", "\nlr = 0.07\n")
+    (project / ".snippetgen.toml").write_text(text)
+    code, _, err = cli("update", str(project), "--dry-run")
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if line.startswith("note: ")]
+    assert notes == [
+        "note: recipe checkpoint: changed since the project was generated",
+        "note: --epochs: default now 5 (was 4); this project keeps 3 (pass --epochs 5 to take it)",
+        "note: --lr: default now 0.05 (was 0.07); this project keeps 0.07 (pass --lr 0.05 to "
+        "take it)",
+    ]
