@@ -548,6 +548,89 @@ def new(
     err(f"created {directory} (package {project.package}); next: {next_steps(directory)}")
 
 
+@app.command(
+    cls=RecipeCommand,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+@_guard
+def update(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path, typer.Argument(help="project folder made by 'snippetgen new'")
+    ] = Path(),
+    with_: Annotated[
+        list[str] | None,
+        typer.Option("--with", help="add a feature (repeatable)", autocompletion=complete_feature),
+    ] = None,
+    without: Annotated[
+        list[str] | None, typer.Option("--without", help="remove a feature (repeatable)")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the plan; write nothing")
+    ] = False,
+    diff: Annotated[bool, typer.Option("--diff", help="print the unified diffs")] = False,
+    allow_dirty: Annotated[
+        bool, typer.Option("--allow-dirty", help="run even with uncommitted git changes")
+    ] = False,
+    data: DataOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Re-render a project and merge the changes into your edited files (git merge-file):
+    update [DIR] [--with R ...] [--without R ...] [--PARAM V ...]. Exit 1 on conflicts."""
+    import os
+
+    from snippetgen.update import (
+        apply_update,
+        check_clean,
+        diff_text,
+        lock_project,
+        plan_update,
+        summary,
+    )
+
+    if not allow_dirty and directory.is_dir():
+        check_clean(directory)
+    held = lock_project(directory) if directory.is_dir() and not dry_run else None
+    try:
+        catalog = _catalog(quiet=[*(with_ or []), *(without or [])])
+        plan = plan_update(
+            catalog,
+            directory,
+            with_=with_ or [],
+            without=without or [],
+            cli_args=list(ctx.args),
+            data=data,
+            model=model,
+        )
+        for warning in plan.warnings:
+            err(f"warning: {warning}")
+        for note in plan.notes:
+            err(f"note: {note}")
+        for change in plan.listed():
+            note = f"  ({change.note})" if change.note else ""
+            typer.echo(f"{change.action:<10}  {change.path}{note}")
+            if diff and change.before != change.after:
+                sys.stdout.write(diff_text(change))
+        counts = ", ".join(f"{n} {a}" for a, n in summary(plan).items() if n)
+        if dry_run:
+            err(f"dry run: {counts or 'nothing to change'}; nothing was written to {directory}")
+        else:
+            apply_update(plan)
+            err(f"updated {directory}: {counts or 'nothing changed'}")
+    finally:
+        if held is not None:
+            os.close(held)
+    if plan.conflicts:
+        for path in plan.conflicts:
+            err(f"conflict: {directory / path}")
+        verb = "would have" if dry_run else "have"
+        err(
+            f"error: {len(plan.conflicts)} files {verb} conflicts: edit the blocks between "
+            "<<<<<<< and >>>>>>> in them, then run your tests."
+        )
+        raise typer.Exit(1)
+
+
 def main() -> None:
     import gc
 

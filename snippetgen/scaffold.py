@@ -47,6 +47,7 @@ ANSWERS_FILE = ".snippetgen.toml"
 INSTALL_FOR_TESTS = 'python -m pip install -e ".[test]"'
 ANSWERS_LIMIT = 1 << 20  # bytes of an answers file
 _ANSWER_KEYS = {"snippetgen_version", "package", "recipes", "data", "model", "params"}
+_ANSWER_KEYS |= {"recipe_hashes", "defaults"}  # for `snippetgen update` (snippetgen.update)
 _BUILTINS = set(dir(builtins)) | {"__file__", "__name__", "__doc__"}
 # Top-level definitions that seed each module; the rest of the script stays in train.py.
 SEEDS = {
@@ -83,6 +84,9 @@ class Answers:
     version: str = ""
     data: str = DEFAULT_DATA
     model: str = DEFAULT_MODEL
+    # for `snippetgen update`: each recipe's content hash, each parameter's default
+    hashes: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -363,6 +367,10 @@ def answers_text(answers: Answers) -> str:
         "[params]",
     ]
     lines += [f"{name} = {_toml_value(value)}" for name, value in answers.params.items()]
+    for table, entries in (("recipe_hashes", answers.hashes), ("defaults", answers.defaults)):
+        if entries:
+            lines += ["", f"[{table}]"]
+            lines += [f"{toml_string(k)} = {_toml_value(v)}" for k, v in entries.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -386,6 +394,8 @@ def read_answers(path: Path) -> Answers:
     version = data.get("snippetgen_version", "")
     source = data.get("data", DEFAULT_DATA)
     model = data.get("model", DEFAULT_MODEL)
+    hashes = data.get("recipe_hashes", {})
+    defaults = data.get("defaults", {})
     if (
         unknown
         or not isinstance(recipes, list)
@@ -395,6 +405,9 @@ def read_answers(path: Path) -> Answers:
         or not isinstance(version, str)
         or not isinstance(source, str)
         or not isinstance(model, str)
+        or not isinstance(hashes, dict)
+        or not all(isinstance(h, str) for h in hashes.values())
+        or not isinstance(defaults, dict)
     ):
         raise ScaffoldError(
             f"Answers file {shown} is malformed: expected snippetgen_version, package, "
@@ -411,6 +424,8 @@ def read_answers(path: Path) -> Answers:
         version=version,
         data=setup.data,
         model=setup.model,
+        hashes=dict(hashes),
+        defaults=dict(defaults),
     )
 
 
@@ -687,6 +702,7 @@ def build_project(
     """
     from snippetgen import __version__
     from snippetgen.codecheck import CodeProblem, verify
+    from snippetgen.pristine import pristine_files, recipe_hashes
     from snippetgen.rendering import RenderRequest, plan, render
     from snippetgen.userrecipes import check_templates
 
@@ -758,7 +774,14 @@ def build_project(
         directory=directory,
         package=pkg,
         answers=Answers(
-            pkg, tuple(recipes), dict(resolved.values), version, setup.data, setup.model
+            pkg,
+            tuple(recipes),
+            dict(resolved.values),
+            version,
+            setup.data,
+            setup.model,
+            recipe_hashes(resolved.recipes),
+            dict(defaults),
         ),
     )
     requires = sorted({req for r in resolved.recipes for req in r.requires})
@@ -785,6 +808,9 @@ def build_project(
         project.files["notebook.ipynb"] = project_notebook(
             pkg, title, f"{command} --notebook", example_args(resolved)
         )
+    project.files.update(
+        pristine_files(project.files, ANSWERS_FILE)
+    )  # the base of `snippetgen update`
     return project
 
 

@@ -1,7 +1,7 @@
 """The README's examples run as written, in order, in an empty folder.
 
-Each command line of the README's Commands and "Your data and your model" sections, and the
-set-up section's main job, runs in bash with the real CLI (the `snippetgen` and `python` of this interpreter first
+Each command line of the README's Commands, "Your data and your model" and "Updating a
+project" sections, and the set-up section's main job, runs in bash with the real CLI (the `snippetgen` and `python` of this interpreter first
 on PATH), in one fresh folder that is also HOME, the cache folder and SNIPPETGEN_PATH's
 root: `copy ... ~/my-recipes` and `--install-completion` write there, never in the real
 home. Every line must exit 0.
@@ -99,6 +99,7 @@ def test_readme_examples_run_in_order_in_an_empty_folder(tmp_path):
         set_up_steps()
         + commands(section("Commands"))
         + commands(section("Your data and your model"))
+        + commands(section("Updating a project"))
     )
     for line in steps:
         # bash stays the parent of the command (a second statement keeps it from exec'ing
@@ -130,6 +131,8 @@ def test_readme_examples_run_in_order_in_an_empty_folder(tmp_path):
         assert len((home / "runs" / run / "metrics.jsonl").read_text().splitlines()) == epochs
     assert (home / "runs" / "table" / "last.pt").is_file()
     assert (home / "my-table-project" / ".snippetgen.toml").is_file()
+    updated = (home / "my-project" / ".snippetgen.toml").read_text()
+    assert 'recipes = ["checkpoint", "ema"]' in updated and "epochs = 40" in updated
     assert any("snippetgen" in path.name for path in home.rglob("*completion*")) or any(
         "snippetgen" in path.read_text(errors="replace")
         for path in home.glob(".*rc")
