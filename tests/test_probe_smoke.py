@@ -79,4 +79,5 @@ def test_probe_runs_generated_scripts_on_hostile_data_files(tmp_path):
     assert (row["accepted"], row["refused"]) == (1, 2)
     assert row["examples"] == [] and row["probe_errors"] == []
     assert report["ok"] is True
-    assert list(tmp_path.iterdir()) == []
+    # its temporary folder is gone (torch may leave its own torchinductor_* cache in TMPDIR)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("snippetgen-probe-")] == []
