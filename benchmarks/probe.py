@@ -89,6 +89,18 @@ Channels (quick / full counts per case family are in SIZES):
 10. cli-ctrl-c: SIGINT to the process group of `render`, `render -o`, `new` and `list` at
    seeded moments: exit 130 and "interrupted" with no traceback (or a finished command), and
    no half-written file or staging folder left behind.
+11. data-files: `render train --data image-folder` (small CNN), `--data csv --model mlp` and
+   `--data tensors --model mlp`, each run once per hostile data file (`--epochs 1
+   --max-batches 2 --batch-size 4`, `--num-workers 0`, a few image cases also 2): CSV files
+   (empty, header only, BOM, quoted commas and newlines, NaN/inf/1e400, missing values,
+   ragged rows, non-UTF-8, 10^5 columns, one class, bad --target), image folders (zero-byte,
+   truncated and fake images, decompression bombs, 16-bit/CMYK/LA/1-bit modes, animated GIF,
+   symlink loops, a FIFO named x.png, odd class names, empty or mismatched classes) and
+   tensor files (pickled objects, wrong shapes and dtypes, bad labels, odd .npz and .pt
+   files), plus seeded cut copies of good files (SIZES "data_random"). Refused cleanly: exit
+   2 with one stderr line starting "error: "; accepted safely: exit 0 with a complete
+   metrics.jsonl and model.pt. A marker file is an unsafe output, so is a temporary or
+   unparseable file in the run folder; a changed data folder is data lost.
 """
 
 from __future__ import annotations
@@ -114,6 +126,7 @@ import threading
 import time
 import tomllib
 import traceback
+import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -155,6 +168,7 @@ SIZES: dict[str, dict[str, int]] = {
         "sigint": 2,
         "concurrent": 1,
         "ctrl_c": 3,
+        "data_random": 3,
     },
     "full": {
         "junk_per_param": 8,
@@ -170,6 +184,7 @@ SIZES: dict[str, dict[str, int]] = {
         "sigint": 15,
         "concurrent": 6,
         "ctrl_c": 12,
+        "data_random": 100,
     },
 }
 
@@ -2450,6 +2465,583 @@ def channel_cli_ctrl_c(p: Probe, tally: Tally) -> None:
     p.map(tally, case, p.select(cases))
 
 
+# --- 11. hostile data files read by generated scripts ---------------------------------------------
+
+DATA_SOURCES = {  # --data source: (model flags, run flags besides the shared ones)
+    "csv": (["--model", "mlp"], []),
+    "tensors": (["--model", "mlp"], []),
+    "image-folder": ([], ["--image-size", "8"]),
+}
+DATA_ARGS = ["--epochs", "1", "--max-batches", "2", "--batch-size", "4", "--device", "cpu"]
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+
+def tiny_png(width: int, height: int) -> bytes:
+    """A PNG of a few dozen bytes that declares width x height RGB pixels (a decompression bomb
+    when they are many: its pixel data is a few zero rows, so decoding it fails or is all zeros)."""
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def _image(path: Path, mode: str = "RGB", seed: int = 0, fmt: str | None = None, **kw: Any) -> None:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    image = Image.fromarray((rng.random((12, 10, 3)) * 255).astype("uint8"))
+    if mode == "I;16":
+        image = Image.fromarray((rng.random((12, 10)) * 65535).astype("uint16"))
+    elif mode != "RGB":
+        image = image.convert(mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format=fmt, **kw)
+
+
+def image_tree(root: Path, classes: Sequence[str] = ("cat", "dog"), per_class: int = 6) -> None:
+    for c, name in enumerate(classes):
+        for i in range(per_class):
+            _image(root / name / f"{i}.png", seed=10 * c + i)
+
+
+def good_csv(rows: int = 24) -> str:
+    rng = random.Random(1)
+    lines = ["height,weight,kind"]
+    for i in range(rows):
+        lines.append(f"{rng.gauss(10 * (i % 3), 1):.3f},{rng.gauss(50, 5):.3f},{'abc'[i % 3]}")
+    return "\n".join(lines) + "\n"
+
+
+def data_cases(
+    rng: random.Random, randoms: int
+) -> list[tuple[str, str, Callable[[Path], Path], list[str]]]:
+    """(label, source, make(folder) -> the --data-path, extra flags) for every hostile input."""
+    torch = _torch()
+
+    def csv_text(text: str | bytes) -> Callable[[Path], Path]:
+        def make(folder: Path) -> Path:
+            path = folder / "data.csv"
+            path.write_bytes(text if isinstance(text, bytes) else text.encode())
+            return path
+
+        return make
+
+    def images(build: Callable[[Path], object], base: bool = True) -> Callable[[Path], Path]:
+        def make(folder: Path) -> Path:
+            root = folder / "images"
+            if base:
+                image_tree(root)
+            build(root)
+            return root
+
+        return make
+
+    def put(rel: str, data: bytes) -> Callable[[Path], object]:
+        def make(root: Path) -> None:
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data)
+
+        return make
+
+    def saved(rel: str, mode: str, fmt: str | None = None, **kw: Any) -> Callable[[Path], object]:
+        return lambda root: _image(root / rel, mode, fmt=fmt, **kw)
+
+    def truncated(rel: str, fmt: str, keep: float) -> Callable[[Path], object]:
+        def make(root: Path) -> None:
+            _image(root / rel, fmt=fmt)
+            data = (root / rel).read_bytes()
+            (root / rel).write_bytes(data[: int(len(data) * keep)])
+
+        return make
+
+    def animated(root: Path) -> None:
+        from PIL import Image
+
+        frames = [Image.new("P", (10, 12), color=i) for i in range(3)]
+        frames[0].save(root / "cat" / "anim.gif", save_all=True, append_images=frames[1:])
+
+    def fifo(rel: str) -> Callable[[Path], object]:
+        return lambda root: os.mkfifo(root / rel)
+
+    def link(rel: str, target: str) -> Callable[[Path], object]:
+        return lambda root: (root / rel).symlink_to(target)
+
+    def layout(train: Sequence[str], val: Sequence[str]) -> Callable[[Path], object]:
+        def make(root: Path) -> None:
+            image_tree(root / "train", train)
+            image_tree(root / "val", val, per_class=2)
+
+        return make
+
+    def tensors(content: Callable[[], Any], name: str = "data.pt") -> Callable[[Path], Path]:
+        def make(folder: Path) -> Path:
+            path = folder / name
+            torch.save(content(), path)
+            return path
+
+        return make
+
+    def npz(**arrays: Any) -> Callable[[Path], Path]:
+        def make(folder: Path) -> Path:
+            import numpy as np
+
+            path = folder / "data.npz"
+            np.savez(path, **{k: v() if callable(v) else v for k, v in arrays.items()})
+            return path
+
+        return make
+
+    def raw(name: str, data: bytes) -> Callable[[Path], Path]:
+        def make(folder: Path) -> Path:
+            (folder / name).write_bytes(data)
+            return folder / name
+
+        return make
+
+    def xy(n: int = 24, d: int = 5, **over: Any) -> Callable[[], dict[str, Any]]:
+        def make() -> dict[str, Any]:
+            g = torch.Generator().manual_seed(0)
+            content = {"x": torch.randn(n, d, generator=g), "y": torch.arange(n) % 2}
+            content.update({k: v() if callable(v) else v for k, v in over.items()})
+            return content
+
+        return make
+
+    def checkpoint() -> dict[str, Any]:
+        model = torch.nn.Linear(5, 2)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 1}
+
+    good = good_csv()
+    wide = ",".join(f"c{i}" for i in range(100_000)) + ",label\n"
+    wide += "".join(",".join(["1"] * 100_000) + f",{i % 2}\n" for i in range(6))
+    cases: list[tuple[str, str, Callable[[Path], Path], list[str]]] = [
+        ("csv: a well-formed file", "csv", csv_text(good), []),
+        ("csv: empty file", "csv", csv_text(""), []),
+        ("csv: header only", "csv", csv_text("a,b,label\n"), []),
+        ("csv: UTF-8 BOM", "csv", csv_text(b"\xef\xbb\xbf" + good.encode()), []),
+        (
+            "csv: quoted labels with commas and newlines",
+            "csv",
+            csv_text(good.replace(",a\n", ',"a, \nb"\n')),
+            [],
+        ),
+        ("csv: a quoted feature with a comma", "csv", csv_text(good + '"1,5",2,a\n'), []),
+        ("csv: NaN value", "csv", csv_text(good + "nan,1,a\n"), []),
+        (
+            "csv: inf value",
+            "csv",
+            csv_text(good.replace("height,weight,kind\n", "height,weight,kind\ninf,1,a\n")),
+            [],
+        ),
+        ("csv: 1e400 value", "csv", csv_text(good + "1e400,1,b\n"), []),
+        ("csv: a missing value", "csv", csv_text(good + ",1,b\n"), []),
+        ("csv: a ragged row", "csv", csv_text(good + "1,2,3,a\n"), []),
+        ("csv: a short row", "csv", csv_text(good + "1,a\n"), []),
+        ("csv: non-UTF-8 bytes", "csv", csv_text(good.encode() + b"1,\xff\xfe,a\n"), []),
+        ("csv: a NUL byte", "csv", csv_text(good + "1,2\x00,a\n"), []),
+        (
+            "csv: a field over the csv module's limit",
+            "csv",
+            csv_text(good + "1," + "9" * 200_000 + ",a\n"),
+            [],
+        ),
+        ("csv: 10^5 columns", "csv", csv_text(wide), []),
+        ("csv: a single class", "csv", csv_text("a,b,label\n1,2,x\n3,4,x\n5,6,x\n"), []),
+        (
+            "csv: numeric labels with gaps",
+            "csv",
+            csv_text(
+                "a,b,label\n" + "".join(f"{i},{i * 2},{(0, 5, 17)[i % 3]}\n" for i in range(24))
+            ),
+            [],
+        ),
+        ("csv: --target names no column", "csv", csv_text(good), ["--target", "nope"]),
+        ("csv: --target given as a number", "csv", csv_text(good), ["--target", "1"]),
+        ("csv: --target names a feature column", "csv", csv_text(good), ["--target", "height"]),
+        ("csv: an empty header name", "csv", csv_text(good.replace("height", "", 1)), []),
+        ("csv: CR-only line ends", "csv", csv_text(good.replace("\n", "\r")), []),
+        (
+            "csv: the data path is a FIFO",
+            "csv",
+            lambda folder: (os.mkfifo(folder / "data.csv"), folder / "data.csv")[1],
+            [],
+        ),
+        ("csv: the data path is a folder", "csv", lambda folder: folder, []),
+        ("images: a well-formed folder", "image-folder", images(lambda root: None), []),
+        ("images: a zero-byte file", "image-folder", images(put("cat/zero.png", b"")), []),
+        ("images: truncated PNG", "image-folder", images(truncated("cat/cut.png", "PNG", 0.5)), []),
+        (
+            "images: truncated JPEG",
+            "image-folder",
+            images(truncated("dog/cut.jpg", "JPEG", 0.5)),
+            [],
+        ),
+        (
+            "images: a text file named .png",
+            "image-folder",
+            images(put("cat/text.png", b"not an image\n")),
+            [],
+        ),
+        (
+            "images: decompression bomb 30000x30000 PNG",
+            "image-folder",
+            images(put("cat/bomb.png", tiny_png(30000, 30000))),
+            [],
+        ),
+        (
+            "images: decompression bomb 10000x10000 PNG (warning size)",
+            "image-folder",
+            images(put("cat/bomb.png", tiny_png(10000, 10000))),
+            [],
+        ),
+        ("images: 16-bit PNG (I;16)", "image-folder", images(saved("cat/deep.png", "I;16")), []),
+        ("images: CMYK JPEG", "image-folder", images(saved("cat/cmyk.jpg", "CMYK")), []),
+        ("images: LA PNG", "image-folder", images(saved("dog/la.png", "LA")), []),
+        ("images: 1-bit BMP", "image-folder", images(saved("dog/bits.bmp", "1")), []),
+        (
+            "images: float TIFF named .png",
+            "image-folder",
+            images(saved("dog/float.png", "F", fmt="TIFF")),
+            [],
+        ),
+        ("images: an animated GIF", "image-folder", images(animated), []),
+        (
+            "images: a symlink loop named .png",
+            "image-folder",
+            images(link("cat/loop.png", "loop.png")),
+            [],
+        ),
+        (
+            "images: a dangling symlink named .png",
+            "image-folder",
+            images(link("cat/gone.png", "missing.png")),
+            [],
+        ),
+        ("images: a folder symlink loop", "image-folder", images(link("cat/sub", "..")), []),
+        ("images: a FIFO named x.png", "image-folder", images(fifo("cat/x.png")), []),
+        (
+            "images: a folder named x.png",
+            "image-folder",
+            images(lambda root: (root / "cat" / "x.png").mkdir()),
+            [],
+        ),
+        (
+            "images: class names with a newline and unicode",
+            "image-folder",
+            images(lambda root: image_tree(root, ("a\nb", "名前 ü", "c\rd")), base=False),
+            [],
+        ),
+        (
+            "images: an empty class folder",
+            "image-folder",
+            images(lambda root: (root / "empty").mkdir()),
+            [],
+        ),
+        (
+            "images: train and val with different classes",
+            "image-folder",
+            images(layout(("cat", "dog"), ("cat", "owl")), base=False),
+            [],
+        ),
+        (
+            "images: a single class",
+            "image-folder",
+            images(lambda root: image_tree(root, ("cat",)), base=False),
+            [],
+        ),
+        ("tensors: a well-formed .pt", "tensors", tensors(xy()), []),
+        (
+            "tensors: a pickled object (legacy pickle)",
+            "tensors",
+            raw("data.pt", pickle.dumps({"x": _Payload("data-legacy")})),
+            [],
+        ),
+        (
+            "tensors: a pickled object in a torch file",
+            "tensors",
+            tensors(lambda: {"x": _Payload("data-zip"), "y": 1}),
+            [],
+        ),
+        (
+            "tensors: a pickled object in an .npz",
+            "tensors",
+            npz(x=lambda: __import__("numpy").array([_Payload("data-npz")], dtype=object), y=[0]),
+            [],
+        ),
+        ("tensors: x with 0 rows", "tensors", tensors(xy(n=0)), []),
+        ("tensors: y 2-D", "tensors", tensors(xy(y=lambda: torch.zeros(24, 2))), []),
+        ("tensors: x 1-D", "tensors", tensors(xy(x=lambda: torch.zeros(24))), []),
+        ("tensors: float labels", "tensors", tensors(xy(y=lambda: torch.rand(24))), []),
+        (
+            "tensors: whole float labels",
+            "tensors",
+            tensors(xy(y=lambda: (torch.arange(24) % 2).float())),
+            [],
+        ),
+        (
+            "tensors: float labels of 1e30",
+            "tensors",
+            tensors(xy(y=lambda: torch.full((24,), 1e30))),
+            [],
+        ),
+        (
+            "tensors: NaN labels",
+            "tensors",
+            tensors(xy(y=lambda: torch.full((24,), float("nan")))),
+            [],
+        ),
+        (
+            "tensors: negative labels",
+            "tensors",
+            tensors(xy(y=lambda: torch.arange(24) % 2 - 1)),
+            [],
+        ),
+        (
+            "tensors: a label of 10**12",
+            "tensors",
+            tensors(xy(y=lambda: torch.tensor([0, 10**12] * 12))),
+            [],
+        ),
+        (
+            "tensors: boolean labels",
+            "tensors",
+            tensors(xy(y=lambda: torch.arange(24) % 2 == 0)),
+            [],
+        ),
+        ("tensors: mismatched lengths", "tensors", tensors(xy(y=lambda: torch.arange(23) % 2)), []),
+        (
+            "tensors: NaN features",
+            "tensors",
+            tensors(xy(x=lambda: torch.full((24, 5), float("nan")))),
+            [],
+        ),
+        (
+            "tensors: complex features",
+            "tensors",
+            tensors(xy(x=lambda: torch.zeros(24, 5, dtype=torch.complex64))),
+            [],
+        ),
+        (
+            "tensors: float16 features",
+            "tensors",
+            tensors(xy(x=lambda: torch.randn(24, 5).half())),
+            [],
+        ),
+        ("tensors: a 0-d x", "tensors", tensors(xy(x=lambda: torch.tensor(1.0))), []),
+        (
+            "tensors: x with a zero-size dimension",
+            "tensors",
+            tensors(xy(x=lambda: torch.zeros(24, 0))),
+            [],
+        ),
+        (
+            "tensors: a sparse x",
+            "tensors",
+            tensors(xy(x=lambda: torch.zeros(24, 5).to_sparse())),
+            [],
+        ),
+        ("tensors: classes of the wrong type", "tensors", tensors(xy(classes=lambda: [1, 2])), []),
+        (
+            "tensors: fewer classes than labels",
+            "tensors",
+            tensors(xy(classes=lambda: ["only"])),
+            [],
+        ),
+        (
+            "tensors: a train/val split whose val lacks a class",
+            "tensors",
+            tensors(
+                lambda: {
+                    "x_train": torch.randn(8, 3),
+                    "y_train": torch.arange(8) % 2,
+                    "x_val": torch.randn(4, 3),
+                    "y_val": torch.zeros(4, dtype=torch.long),
+                }
+            ),
+            [],
+        ),
+        (
+            "tensors: a train/val split with empty val",
+            "tensors",
+            tensors(
+                lambda: {
+                    "x_train": torch.randn(8, 3),
+                    "y_train": torch.arange(8) % 2,
+                    "x_val": torch.zeros(0, 3),
+                    "y_val": torch.zeros(0, dtype=torch.long),
+                }
+            ),
+            [],
+        ),
+        (
+            "tensors: .npz with extra keys",
+            "tensors",
+            npz(
+                x=lambda: __import__("numpy").random.default_rng(0).random((24, 4)),
+                y=[i % 2 for i in range(24)],
+                extra=[1, 2],
+            ),
+            [],
+        ),
+        (
+            "tensors: .npz with missing keys",
+            "tensors",
+            npz(x=lambda: __import__("numpy").zeros((24, 4))),
+            [],
+        ),
+        (
+            "tensors: .npz of strings for x",
+            "tensors",
+            npz(x=lambda: __import__("numpy").array(["a"] * 24), y=[i % 2 for i in range(24)]),
+            [],
+        ),
+        ("tensors: a non-zip .npz", "tensors", raw("data.npz", b"not a zip archive\n" * 10), []),
+        (
+            "tensors: a truncated .npz",
+            "tensors",
+            lambda folder: raw(
+                "data.npz",
+                (
+                    npz(x=lambda: __import__("numpy").zeros((24, 4)), y=[0, 1] * 12)(folder)
+                ).read_bytes()[:300],
+            )(folder),
+            [],
+        ),
+        (
+            "tensors: a .npy named .npz",
+            "tensors",
+            lambda folder: (
+                __import__("numpy").save(folder / "a.npy", __import__("numpy").zeros(3)),
+                raw("data.npz", (folder / "a.npy").read_bytes())(folder),
+            )[1],
+            [],
+        ),
+        ("tensors: a .pt that is a checkpoint dict", "tensors", tensors(checkpoint), []),
+        ("tensors: a .pt holding a list", "tensors", tensors(lambda: [torch.zeros(2)]), []),
+        (
+            "tensors: a .pt with non-str keys",
+            "tensors",
+            tensors(lambda: {1: torch.zeros(24, 5), 2: torch.zeros(24)}),
+            [],
+        ),
+        ("tensors: an empty file", "tensors", raw("data.pt", b""), []),
+        ("tensors: a text file", "tensors", raw("data.pt", b"x,y\n1,2\n"), []),
+    ]
+    # seeded extras: damaged copies of the well-formed files
+    for _ in range(randoms):
+        keep = rng.uniform(0.05, 0.95)
+        kind = rng.choice(["png", "csv", "pt"])
+        if kind == "png":
+            cases.append(
+                (
+                    f"images: PNG cut at {keep:.2f}",
+                    "image-folder",
+                    images(truncated("dog/r.png", "PNG", keep)),
+                    [],
+                )
+            )
+        elif kind == "csv":
+            cut = good[: int(len(good) * keep)]
+            cases.append((f"csv: file cut at {keep:.2f}", "csv", csv_text(cut), []))
+        else:
+
+            def cut_pt(folder: Path, keep: float = keep) -> Path:
+                path = tensors(xy())(folder)
+                data = path.read_bytes()
+                path.write_bytes(data[: int(len(data) * keep)])
+                return path
+
+            cases.append((f"tensors: .pt cut at {keep:.2f}", "tensors", cut_pt, []))
+    # a few image cases again, read by DataLoader worker processes
+    parallel = (
+        "zero-byte",
+        "truncated PNG",
+        "text file named",
+        "30000x30000",
+        "FIFO named",
+        "well-formed folder",
+        "newline and unicode",
+    )
+    cases += [
+        (f"{label} [--num-workers 2]", source, make, [*extra, "--num-workers", "2"])
+        for label, source, make, extra in list(cases)
+        if source == "image-folder" and any(s in label for s in parallel)
+    ]
+    return cases
+
+
+def channel_data_files(p: Probe, tally: Tally) -> None:
+    def script(source: str) -> Path:
+        def make() -> Path:
+            folder = p.root / f"data-script-{source}"
+            folder.mkdir()
+            path = folder / "train.py"
+            model, _ = DATA_SOURCES[source]
+            run = p.cli(["render", "train", "--data", source, *model, "-o", str(path)])
+            if run.rc != 0:
+                raise SystemExit(f"cannot render train --data {source}: {run.errtext[-400:]}")
+            return path
+
+        return p.memo(("data-script", source), make)
+
+    cases = data_cases(p.rng("data-files"), p.sizes["data_random"])
+
+    def case(label: str, source: str, make: Callable[[Path], Path], extra: list[str]) -> Verdict:
+        top = p.fresh("data")
+        (top / "in").mkdir()
+        data = make(top / "in")
+        out = top / "run"
+        before = snapshot(top / "in")
+        args = [*DATA_ARGS, *DATA_SOURCES[source][1], "--data-path", str(data)]
+        if "--num-workers" not in extra:
+            args += ["--num-workers", "0"]
+        run = p.script(script(source), [*args, *extra, "--output-dir", str(out)], top)
+        verdicts: list[Verdict | None] = [crash(run)]
+        marks = list(top.rglob("PWNED*"))
+        if marks:
+            verdicts.append(Verdict("unsafe", f"code from the data ran: {marks[0].name}"))
+        changed, added = diff(before, snapshot(top / "in"))
+        if changed or added:
+            verdicts.append(Verdict("lost", f"the data changed: {short(changed + added, 50)}"))
+        files = snapshot(out)
+        litter = [
+            k
+            for k in files
+            if Path(k).name.startswith(".tmp") or ".tmp" in k or k.endswith(".part")
+        ]
+        if litter:
+            verdicts.append(Verdict("unsafe", f"half-written file left: {short(litter, 50)}"))
+        records = metrics(out) if (out / "metrics.jsonl").exists() else []
+        if records is None:
+            verdicts.append(Verdict("unsafe", "metrics.jsonl has a line that is not JSON"))
+        if verdicts[0] is None and run.rc == 0:
+            if not records or records[-1].get("epoch") != 1:
+                verdicts.append(Verdict("other", "exit 0 but metrics.jsonl lacks the epoch"))
+            elif not (out / "model.pt").is_file():
+                verdicts.append(Verdict("other", "exit 0 but no model.pt"))
+        elif verdicts[0] is None:
+            lines = run.lines
+            if run.rc != 2:
+                verdicts.append(Verdict("other", f"exit {run.rc}: {run.first_line}"))
+            elif len(lines) != 1 or not lines[0].startswith("error: "):
+                verdicts.append(
+                    Verdict("other", f"exit 2 with {len(lines)} stderr lines: {run.first_line}")
+                )
+            else:
+                verdicts.append(REFUSED)
+        return worst(*verdicts)
+
+    p.map(tally, case, p.select(cases))
+
+
 CHANNELS: dict[str, Callable[[Probe, Tally], None]] = {
     "junk-params": channel_junk,
     "new-names": channel_new_names,
@@ -2461,6 +3053,7 @@ CHANNELS: dict[str, Callable[[Probe, Tally], None]] = {
     "train-signals": channel_train_signals,
     "concurrent-runs": channel_concurrent,
     "cli-ctrl-c": channel_cli_ctrl_c,
+    "data-files": channel_data_files,
 }
 
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import subprocess
 import sys
+import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -191,6 +194,36 @@ def test_bad_image_folders_are_refused_with_one_sentence(tmp_path, capsys, layou
     assert not (out / "model.pt").exists()
 
 
+def tiny_png(width: int, height: int) -> bytes:
+    """A PNG of a few dozen bytes declaring width x height RGB pixels."""
+    chunks = [
+        (b"IHDR", width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])),
+        (b"IDAT", zlib.compress(bytes(64))),
+        (b"IEND", b""),
+    ]
+    return b"\x89PNG\r\n\x1a\n" + b"".join(
+        len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+        for kind, data in chunks
+    )
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_fifo_or_a_decompression_bomb_named_png_is_refused_not_waited_on(tmp_path, workers):
+    root = image_folder(tmp_path / "imgs")
+    os.mkfifo(root / "cat" / "x.png")  # opening it for reading would wait for a writer
+    path = script(tmp_path, "image-folder")
+    argv = ["--data-path", str(root), "--num-workers", workers, "--epochs", "1"]
+    argv += ["--image-size", "8", "--batch-size", "4", "--no-augment"]
+    line = refused_run(path, *argv, needles=["cannot read the image", "x.png"])
+    assert "not a regular file" in line
+    (root / "cat" / "x.png").unlink()
+    # 10000 x 10000 pixels: over Pillow's limit, so its DecompressionBombWarning (once an
+    # extra stderr line before a decode of 300 MB) is now the one-line refusal
+    (root / "cat" / "bomb.png").write_bytes(tiny_png(10_000, 10_000))
+    line = refused_run(path, *argv, needles=["cannot read the image", "bomb.png"])
+    assert "decompression bomb" in line.lower()
+
+
 def test_a_corrupt_image_read_by_a_dataloader_worker_is_one_sentence(tmp_path):
     root = image_folder(tmp_path / "imgs", per_class=10)
     for name in ("cat", "dog"):
@@ -299,6 +332,18 @@ def test_bad_csv_files_are_refused_naming_row_and_column(tmp_path, capsys, text,
     mod = module(tmp_path, "csv", "mlp")
     out = tmp_path / "run"
     refused(capsys, mod, ["--data-path", str(data), *argv, "--output-dir", str(out)], *needles)
+
+
+def test_a_csv_header_of_100000_columns_is_checked_in_linear_time(tmp_path, capsys):
+    # the duplicate-name check once counted every name in the whole header: minutes here
+    names = [f"c{i}" for i in range(100_000)]
+    data = tmp_path / "wide.csv"
+    data.write_text(",".join([*names, "c0"]) + "\n" + ",".join(["1"] * 100_001) + "\n")
+    mod = module(tmp_path, "csv", "mlp")
+    started = time.monotonic()
+    argv = ["--data-path", str(data), "--output-dir", str(tmp_path / "run")]
+    refused(capsys, mod, argv, "repeats the column name 'c0'")
+    assert time.monotonic() - started < 20  # quadratic: ~10**10 comparisons, far beyond
 
 
 def test_missing_or_wrong_data_path_is_one_sentence(tmp_path, capsys):
@@ -412,6 +457,11 @@ class Thing:
             ["y_val holds the label 2, out of range for the 2 classes"],
         ),
         ([1, 2], ["holds a list, not a dict"]),
+        ({"x": torch.eye(4).to_sparse(), "y": torch.tensor([0, 1] * 2)}, ["x is not a tensor"]),
+        (  # classes 0..10**12 would be built as a list of names: refused, not a MemoryError
+            {"x": torch.randn(4, 2), "y": torch.tensor([0, 10**12] * 2)},
+            ["the label 1000000000000 would make 1000000000001 classes", "at most 100000"],
+        ),
     ],
 )
 def test_bad_tensor_files_are_refused(tmp_path, capsys, content, needles):

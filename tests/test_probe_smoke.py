@@ -1,4 +1,4 @@
-"""The hostile-input probe (benchmarks/probe.py) still runs: one cheap channel, three cases.
+"""The hostile-input probe (benchmarks/probe.py) still runs: two cheap channels, a few cases.
 
 The probe itself is not part of the suite (minutes of subprocesses); this keeps it from
 rotting. The three `-o` targets below must be refused cleanly (exit 2, one sentence,
@@ -45,3 +45,39 @@ def test_probe_counts_clean_refusals_of_output_targets(tmp_path):
     assert row["examples"] == [] and row["probe_errors"] == []
     assert report["ok"] is True and report["totals"]["tried"] == len(CASES)
     assert list(tmp_path.iterdir()) == []  # its temporary folder (under TMPDIR) is gone
+
+
+DATA_CASES = ["csv: a well-formed file", "csv: empty file", "a pickled object (legacy pickle)"]
+
+
+def test_probe_runs_generated_scripts_on_hostile_data_files(tmp_path):
+    """The data-files channel: a good CSV is accepted, an empty one and a pickled .pt refused."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "probe.py"),
+            "--quick",
+            "--json",
+            "--channels",
+            "data-files",
+            "--cases",
+            ",".join(DATA_CASES),
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    [row] = report["channels"]
+    assert row["channel"] == "data-files"
+    assert row["tried"] == len(DATA_CASES)
+    assert (row["accepted"], row["refused"]) == (1, 2)
+    assert row["examples"] == [] and row["probe_errors"] == []
+    assert report["ok"] is True
+    # its temporary folder is gone (torch may leave its own torchinductor_* cache in TMPDIR)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("snippetgen-probe-")] == []
