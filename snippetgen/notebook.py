@@ -203,7 +203,7 @@ def _notebook(markdown: str, cells: Sequence[str]) -> str:
 def example_args(plan_: Plan, given: dict[str, Any] | None = None) -> list[str]:
     """The run cell's arguments: the common flags with the values the script defaults to
     (valid for it by construction); the user edits them."""
-    from snippetgen.paramcode import cli_text
+    from snippetgen.params.code import cli_text
 
     values = {**plan_.values, **(given or {})}
     out: list[str] = []

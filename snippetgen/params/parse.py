@@ -2,7 +2,7 @@
 
 One schema (:class:`snippetgen.recipe.Param`) drives the CLI, ``--help``, validation and
 the generated script's argparse defaults. Values reach generated code only as the
-literal of a validated int, float, bool, str or list (:func:`snippetgen.pyliteral.py_literal`).
+literal of a validated int, float, bool, str or list (:func:`snippetgen.params.literal.py_literal`).
 """
 
 from __future__ import annotations
