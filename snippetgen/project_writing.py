@@ -64,13 +64,7 @@ def write_project(project: Project) -> Path:
 
     target = project.directory.absolute()
     check_target(target)
-    missing = []
-    parent = target.parent
-    while not parent.exists():
-        missing.append(parent)
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ScaffoldError(f"Cannot create {target}: {parent} is not a folder.")
+    missing = _missing_parents(target)
     fill = target.is_dir()
     staging: Path | None = None
     held: int | None = None
@@ -106,14 +100,32 @@ def write_project(project: Project) -> Path:
         if held is not None:
             os.close(held)
         if not done:
-            for path in moved:
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
-            for folder in missing:  # folders made for it, innermost first
-                try:
-                    folder.rmdir()
-                except OSError:
-                    break
+            _undo(moved, missing)
     return target
+
+
+def _missing_parents(target: Path) -> list[Path]:
+    """The folders above `target` that do not exist yet, innermost first; refuses a path
+    through something that is not a folder."""
+    missing = []
+    parent = target.parent
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ScaffoldError(f"Cannot create {target}: {parent} is not a folder.")
+    return missing
+
+
+def _undo(moved: list[Path], missing: list[Path]) -> None:
+    """Remove what a failed write moved into place, and the folders made for it."""
+    for path in moved:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    for folder in missing:  # folders made for it, innermost first
+        try:
+            folder.rmdir()
+        except OSError:
+            break
