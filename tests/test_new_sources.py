@@ -92,3 +92,19 @@ def test_the_project_tests_pass_with_the_users_own_data_py(tmp_path, monkeypatch
     proc = run_project_tests(root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "3 passed" in proc.stdout
+
+
+def test_the_project_templates_are_not_a_recipe():
+    """templates/_project (no recipe.toml, a leading "_") is not listed, shown or broken."""
+    from snippetgen.catalog import load_catalog
+
+    catalog = load_catalog()
+    assert "_project" not in catalog.recipes
+    assert not any("_project" in str(problem) for problem in catalog.broken)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["list", "--json"])
+    assert listed.exit_code == 0 and "_project" not in listed.stdout
+    found = runner.invoke(app, ["search", "project"])
+    assert "_project" not in found.stdout
+    shown = runner.invoke(app, ["show", "_project"])
+    assert shown.exit_code == 2 and shown.stderr.count("\n") == 1
