@@ -55,8 +55,8 @@ def readme_text(
     features = [catalog.get(r) for r in project.answers.recipes]
     layout = [
         (f"{pkg}/data.py", f"build_datasets(args) -> (train_dataset, val_dataset): {data}"),
-        (f"{pkg}/model.py", f"build_model(args) -> the network: {model}"),
-        (f"{pkg}/train.py", "options, optimizer, scheduler, training loop, main()"),
+        (f"{pkg}/model.py", f"build_network(args) -> the network: {escape(model)}"),
+        (f"{pkg}/train.py", "options, build_model (--head, --pretrained), loop, main()"),
         (f"{pkg}/utils.py", "fail(message) and what the modules share"),
         ("tests/", "a tiny training run; `python -m pytest`"),
         (ANSWERS_FILE, "the answers this project was generated from"),
@@ -71,7 +71,7 @@ def readme_text(
         command,
         "```",
         "",
-        f"It trains {model} on {_SOURCES[data]} out of the box; replace the data",
+        f"It trains {escape(model)} on {_SOURCES[data]} out of the box; replace the data",
         "and the model with your own (see *Adapt it*)." + (" Features:" if features else ""),
         "",
     ]
@@ -92,7 +92,7 @@ def readme_text(
             "folder. After a crash or Ctrl-C, continue where it stopped:",
             "",
             "```sh",
-            f"python -m {pkg} --output-dir runs/first --resume",
+            f"python -m {pkg}{_where(data)} --output-dir runs/first --resume",
             "```",
         ]
     else:
@@ -111,7 +111,7 @@ def readme_text(
         f"- Data: replace `{pkg}/data.py` with your own `build_datasets(args)` returning",
         "  `(train_dataset, val_dataset)` of `(input tensor, class index)` items; give the",
         "  training dataset a `.classes` list (class names in index order).",
-        f"- Model: replace `build_model(args)` in `{pkg}/model.py`; `args.num_classes` and",
+        f"- Model: replace `build_network(args)` in `{pkg}/model.py`; `args.num_classes` and",
         "  `args.input_shape` come from the data; the head is found by name (`fc`,",
         "  `classifier`, `head`, else the last `nn.Linear`) or named with `--head`.",
         "- Options: the defaults below are the values this project was generated with; change",
@@ -137,9 +137,14 @@ def readme_text(
     return "\n".join(lines)
 
 
+def _where(data: str) -> str:
+    """The option that gives a run its data, with a space before it ('' for synthetic)."""
+    return "" if data == "synthetic" else " --data-path PATH"
+
+
 def _run_lines(pkg: str, data: str) -> list[str]:
     """The *Run it* and the start of the *Resume* section."""
-    where = "" if data == "synthetic" else " --data-path PATH"
+    where = _where(data)
     return [
         "## Run it",
         "",
