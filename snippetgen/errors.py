@@ -118,3 +118,7 @@ class RecipeBug(SnippetgenError):
             f"Recipe {recipe!r} rendered invalid code ({problem}); nothing was written. "
             "This is a bug in the recipe."
         )
+
+
+class ScaffoldError(UserError):
+    """A project that cannot be created as asked (one sentence, exit 2)."""

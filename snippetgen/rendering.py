@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -40,6 +41,9 @@ if TYPE_CHECKING:  # Jinja is imported only when a template is rendered (not on 
     from snippetgen.template_env import Code
 
 # Patterns, not compiled objects: only a cache miss needs them (re compiles them on first use).
+# The folder of a project's own templates (snippetgen new), beside the recipes; its name
+# starts with "_", so the catalog does not take it for a recipe.
+PROJECT_TEMPLATES = "_project"
 _WHITESPACE_LINE = r"(?m)^[ \t]+\n"
 _BLANKS_IN_BLOCK = r"\n{3,}(?=[ \t])"  # 2+ blank lines before an indented line
 _BLANKS_AT_TOP = r"\n{4,}(?=\S)"  # 3+ blank lines before a top-level line
@@ -318,74 +322,109 @@ def _context(plan_: Plan) -> dict[str, Any]:
         "model_library": plan_.setup.library,
         "model_arch": plan_.setup.arch,
         "model_template": plan_.setup.template,
+        "project": False,
     }
 
 
 def render_source(plan_: Plan, header: str) -> str:
     """Run Jinja for a plan; returns unformatted source. Raises RecipeBug on template errors."""
+    return _render_templates(plan_, header, {})[""]
+
+
+def render_project_sources(
+    plan_: Plan, header: str, package: str, project_dir: Path, docs: Mapping[str, Code]
+) -> dict[str, str]:
+    """Run Jinja for the files of a project (``snippetgen new``): {relative path: text}.
+
+    ``train.py`` is the skeleton rendered with ``project`` true (the data source, the model
+    and ``fail`` imported from the package); every other file is a template in
+    ``project_dir`` (``templates/_project``), whose ``package/`` folder becomes the package.
+    ``docs`` are the modules' docstrings (checked literals). Unformatted and unchecked;
+    raises RecipeBug on template errors.
+    """
+    extra = {**docs, "project": True, "package": package, "project_dir": project_dir}
+    return _render_templates(plan_, header, extra)
+
+
+def _render_templates(plan_: Plan, header: str, extra: Mapping[str, Any]) -> dict[str, str]:
     from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
     from jinja2.exceptions import SecurityError, UndefinedError
 
-    from snippetgen.template_env import indent_code, make_env
+    from snippetgen.template_env import make_env
 
+    project_dir = extra.get("project_dir")
     folders = {r.name: r.path for r in plan_.recipes}
+    if project_dir is not None:
+        folders[PROJECT_TEMPLATES] = project_dir
     env = make_env(folders)
-    context = _context(plan_)
-    target = plan_.target
-    current = target.name
+    context = _context(plan_) | {k: v for k, v in extra.items() if k != "project_dir"}
+    running = [plan_.target.name]  # the recipe whose template is being run
     try:
-        if target.kind == "snippet":
-            body = env.get_template(f"{target.name}/{template_file(target.kind)}").render(context)
-        else:
-            modules = []
-            for recipe in plan_.recipes:
-                current = recipe.name
-                if recipe.name == BASE_RECIPE:
-                    continue
-                template = env.get_template(f"{recipe.name}/{template_file(recipe.kind)}")
-                modules.append((recipe.name, template.make_module(context)))
-            slots = _Slots(modules)
-            current = BASE_RECIPE
-            base_params = [plan_.params[n] for n in plan_.params]
-            context |= {
-                "slot": slots.slot,
-                "provides": slots.provides,
-                "arguments": slots.columned(
-                    lambda width: indent_code(
-                        paramcode.argparse_lines(base_params, plan_.values, width), width
-                    )
-                ),
-                "checks": slots.columned(
-                    lambda width: indent_code(
-                        paramcode.check_lines(
-                            base_params, [x for r in plan_.recipes for x in r.limits]
-                        ),
-                        width,
-                    )
-                ),
-                "list_parsers": paramcode.list_types_used(base_params),
-            }
-            body = env.get_template(f"{BASE_RECIPE}/{template_file('feature')}").render(context)
-            body = slots.place(body)
+        if plan_.target.kind == "snippet":
+            template = f"{running[0]}/{template_file(plan_.target.kind)}"
+            return {"": header + _tidy(env.get_template(template).render(context))}
+        slots = _slot_context(plan_, env, context, running)
+        body = env.get_template(f"{BASE_RECIPE}/{template_file('feature')}").render(context)
+        files = {"": header + _tidy(slots.place(body))}
+        if project_dir is not None:
+            running[0] = PROJECT_TEMPLATES
+            for path in sorted(Path(project_dir).rglob("*.j2")):
+                relative = path.relative_to(project_dir).as_posix()
+                text = env.get_template(f"{PROJECT_TEMPLATES}/{relative}").render(context)
+                files[relative.removesuffix(".j2")] = text
+        return files
     except TemplateSyntaxError as exc:
         raise RecipeBug(
-            recipe=current,
+            recipe=running[0],
             problem=f"template syntax error in {exc.name} line {exc.lineno}: {exc.message}",
         ) from None
     except TemplateNotFound as exc:
         raise RecipeBug(
-            recipe=current,
+            recipe=running[0],
             problem=f"template error{_template_line(exc)}: no template {exc.name!r} among "
             "the recipes being rendered",
         ) from None
     except (TemplateError, SecurityError, UndefinedError, ValueError, TypeError) as exc:
         where = _template_line(exc)
-        raise RecipeBug(recipe=current, problem=f"template error{where}: {exc}") from None
+        raise RecipeBug(recipe=running[0], problem=f"template error{where}: {exc}") from None
     except Exception as exc:  # e.g. 1/0, a too-big range, endless recursion: still the recipe's bug
         where = _template_line(exc)
         problem = f"template error{where}: {type(exc).__name__}: {exc}"
-        raise RecipeBug(recipe=current, problem=problem) from None
-    return header + _tidy(body)
+        raise RecipeBug(recipe=running[0], problem=problem) from None
+
+
+def _slot_context(plan_: Plan, env: Any, context: dict[str, Any], running: list[str]) -> _Slots:
+    """Load every feature's slot macros and add the skeleton's functions to `context`;
+    `running` names the recipe being loaded (for error messages)."""
+    from snippetgen.template_env import indent_code
+
+    modules = []
+    for recipe in plan_.recipes:
+        if recipe.name == BASE_RECIPE:
+            continue
+        running[0] = recipe.name
+        template = env.get_template(f"{recipe.name}/{template_file(recipe.kind)}")
+        modules.append((recipe.name, template.make_module(context)))
+    slots = _Slots(modules)
+    base_params = [plan_.params[n] for n in plan_.params]
+    context |= {
+        "slot": slots.slot,
+        "provides": slots.provides,
+        "arguments": slots.columned(
+            lambda width: indent_code(
+                paramcode.argparse_lines(base_params, plan_.values, width), width
+            )
+        ),
+        "checks": slots.columned(
+            lambda width: indent_code(
+                paramcode.check_lines(base_params, [x for r in plan_.recipes for x in r.limits]),
+                width,
+            )
+        ),
+        "list_parsers": paramcode.list_types_used(base_params),
+    }
+    running[0] = BASE_RECIPE
+    return slots
 
 
 def _template_line(exc: BaseException) -> str:

@@ -96,6 +96,7 @@ def test_layout_and_clean_modules(project):
         "vision_demo/data.py",
         "vision_demo/model.py",
         "vision_demo/train.py",
+        "vision_demo/utils.py",
     ]:
         assert expected in files
     defined: dict[str, str] = {}
@@ -112,13 +113,11 @@ def test_layout_and_clean_modules(project):
                     )
                     defined[node.name] = path.name
     assert defined["build_datasets"] == "data.py"
-    assert (
-        defined["build_model"]
-        == defined["SmallCNN"]
-        == defined["load_matching_weights"]
-        == "model.py"
-    )
+    # model.py holds the network; train.py adds --head, --pretrained and the features to it
+    assert defined["build_network"] == defined["SmallCNN"] == "model.py"
+    assert defined["build_model"] == defined["load_matching_weights"] == "train.py"
     assert defined["main"] == defined["parse_args"] == defined["evaluate"] == "train.py"
+    assert defined["fail"] == "utils.py"
     data = (project / "vision_demo" / "data.py").read_text()
     assert "import torch.distributed" not in data and "argparse" not in data
     train = (project / "vision_demo" / "train.py").read_text()
@@ -406,7 +405,8 @@ def test_every_compatible_feature_at_once_splits_and_trains_like_the_script(
         for node in ast.parse(text).body
         if isinstance(node, ast.FunctionDef | ast.ClassDef)
     }
-    assert split_names == single_names | {"run"}  # run(): the console-script entry point
+    # run(): the console-script entry point; build_network(): the network, in model.py
+    assert split_names == single_names | {"run", "build_network"}
     missing = [
         m for r in chosen for m in CATALOG.get(r).requires if importlib.util.find_spec(m) is None
     ]
