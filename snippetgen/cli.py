@@ -56,7 +56,7 @@ ModelOption = Annotated[
     typer.Option(
         "--model",
         help=f"architecture: {'|'.join(BUILTIN_MODELS)}, timm:NAME or torchvision:NAME "
-        f"(default {DEFAULT_MODEL})",
+        f"(default {DEFAULT_MODEL}; mlp for --data csv)",
         autocompletion=lambda: list(BUILTIN_MODELS),
     ),
 ]

@@ -92,9 +92,14 @@ def check_model(text: str) -> str:
     raise ParamValueError(param="model", value=text, reason=reason)
 
 
+# The model a source gets when --model is not given: table rows are not images.
+SOURCE_MODELS = {"csv": "mlp"}
+
+
 def data_model(data: str | None = None, model: str | None = None) -> DataModel:
-    """Validate a ``--data``/``--model`` pair (None: the default)."""
-    return DataModel(check_data(data or DEFAULT_DATA), check_model(model or DEFAULT_MODEL))
+    """Validate a ``--data``/``--model`` pair (None: the default; for ``csv`` the MLP)."""
+    source = check_data(data or DEFAULT_DATA)
+    return DataModel(source, check_model(model or SOURCE_MODELS.get(source, DEFAULT_MODEL)))
 
 
 def not_for_source(option: str, sources: tuple[str, ...], data: str) -> CompositionError:

@@ -18,7 +18,6 @@ from snippetgen import cache
 from snippetgen.catalog import BASE_RECIPE, Catalog, load_catalog
 from snippetgen.datamodel import (
     DEFAULT_DATA,
-    DEFAULT_MODEL,
     DataModel,
     data_model,
     not_for_source,
@@ -66,7 +65,7 @@ class RenderRequest(NamedTuple):
     params: Mapping[str, Any] = MappingProxyType({})
     with_: Sequence[str] = ()
     data: str = DEFAULT_DATA
-    model: str = DEFAULT_MODEL
+    model: str | None = None  # None: the source's default model (datamodel.data_model)
     args: Sequence[str] = ()
 
 

@@ -149,7 +149,9 @@ def build_project(
     directory = Path(directory)
     before = answers or Answers(package="", recipes=(), params={})
     recipes = _feature_names(catalog, list(dict.fromkeys([*before.recipes, *with_])))
-    setup = data_model(data or (answers.data if answers else None), model or before.model)
+    setup = data_model(
+        data or (answers.data if answers else None), model or (answers.model if answers else None)
+    )
 
     def request(values: Mapping[str, Any]) -> RenderRequest:
         return RenderRequest(BASE_RECIPE, values, recipes, setup.data, setup.model)

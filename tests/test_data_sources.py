@@ -541,3 +541,17 @@ def test_names_with_line_breaks_stay_on_one_line(tmp_path):
     run_script(path, "--data-path", str(root), "--image-size", "8", "--epochs", "1",
                "--output-dir", "out")  # fmt: skip
     assert json.loads((tmp_path / "out" / "classes.json").read_text()) == ["line\nbreak", "plain"]
+
+
+def test_csv_without_model_gets_the_mlp(tmp_path):
+    """Table rows are not images: `--data csv` alone renders the MLP (and says so in the
+    header's command), and the script trains on a CSV as rendered."""
+    from snippetgen.rendering import RenderRequest, render
+
+    code = render(RenderRequest("train", data="csv"))
+    assert code.splitlines()[0].endswith("snippetgen render train --data csv --model mlp")
+    path = tmp_path / "train_csv.py"
+    path.write_text(code)
+    data = write_csv(tmp_path / "table.csv")
+    run_script(path, "--data-path", str(data), "--epochs", "1", "--output-dir", "out")
+    assert len(read_metrics(tmp_path / "out")) == 1
