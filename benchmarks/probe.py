@@ -1015,8 +1015,9 @@ def project_shapes(folder: Path, package: str, everything: bool = False) -> dict
     shapes = {}
     for path in sorted(folder.rglob("*.py")):
         rel = path.relative_to(folder).as_posix()
-        if rel.startswith(package + "/"):
-            rel = "PKG" + rel[len(package) :]
+        for prefix in ("", ".snippetgen/pristine/"):  # the package, and `update`'s copy of it
+            if rel.startswith(prefix + package + "/"):
+                rel = prefix + "PKG" + rel[len(prefix + package) :]
         shapes[rel] = structure(path.read_bytes(), everything=everything, package=package)
     return shapes
 
