@@ -156,3 +156,18 @@ def write_csv(path: Path, rows: int = 40, seed: int = 0) -> Path:
         lines.append(f"{rng.normal(10 * (i % 3), 1):.4f},{rng.normal(50, 5):.4f},{kind}")
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+# Tiny synthetic data, one batch per epoch: seconds for a project's or a script's run.
+TINY = [
+    "--train-size",
+    "32",
+    "--val-size",
+    "16",
+    "--batch-size",
+    "8",
+    "--max-batches",
+    "1",
+    "--device",
+    "cpu",
+]

@@ -22,7 +22,7 @@ import pytest
 from pyflakes.api import check as pyflakes_check
 from pyflakes.reporter import Reporter
 
-from helpers import load_module, read_metrics, write_script
+from helpers import TINY, load_module, read_metrics, write_script
 from snippetgen.catalog import load_catalog
 from snippetgen.codecheck import verify
 from snippetgen.scaffold import build_project, package_name
@@ -30,18 +30,6 @@ from snippetgen.scaffold import build_project, package_name
 CATALOG = load_catalog()
 WANTED = ["checkpoint", "mixup", "label-smoothing", "warmup", "grad-clip"]
 FEATURES = [name for name in WANTED if name in CATALOG.recipes]
-TINY = [
-    "--train-size",
-    "32",
-    "--val-size",
-    "16",
-    "--batch-size",
-    "8",
-    "--max-batches",
-    "1",
-    "--device",
-    "cpu",
-]
 
 
 def tree(root: Path) -> dict[str, bytes]:

@@ -15,19 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import TINY
+
 PKG = "demo"
-TINY = [
-    "--train-size",
-    "32",
-    "--val-size",
-    "16",
-    "--batch-size",
-    "8",
-    "--max-batches",
-    "1",
-    "--device",
-    "cpu",
-]
 PRINT = "            print(fields, flush=True)\n"
 MY_PRINT = '            print("[mine]", fields, flush=True)\n'
 
