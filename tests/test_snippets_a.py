@@ -43,7 +43,7 @@ SNIPPETS = [
 
 # A value other than the default for every parameter of every snippet.
 NON_DEFAULT = {
-    "env-info": {"format": "json"},
+    "env-info": {"output-format": "json"},
     "device": {"device": "cpu", "visible-devices": "0"},
     "cudnn-flags": {"mode": "benchmark", "warn-only": True},
     "tensor-basics": {"batch-size": 1, "image-size": 5},
@@ -137,7 +137,7 @@ def test_env_info_reports_versions_and_runs_without_gpu(tmp_path, capsys):
 
 
 def test_env_info_json_in_a_subprocess(tmp_path):
-    script = write_script(tmp_path, "env-info", {"format": "json"})
+    script = write_script(tmp_path, "env-info", {"output-format": "json"})
     proc = run_script(script, timeout=120)
     info = json.loads(proc.stdout)
     assert info["torch"] == torch.__version__
@@ -609,7 +609,7 @@ def test_renders_clean_with_non_default_values_and_runs(
 
 
 BAD_VALUES = [
-    ("env-info", {"format": "yaml"}),
+    ("env-info", {"output-format": "yaml"}),
     ("device", {"device": "tpu"}),
     ("cudnn-flags", {"mode": "fast"}),
     ("tensor-basics", {"image-size": 3}),

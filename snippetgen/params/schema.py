@@ -12,7 +12,9 @@ from snippetgen.metatext import NAME_RE, fail, is_number, text_problem
 
 PARAM_TYPES = ("int", "float", "bool", "str", "choice", "int_list", "float_list")
 # Options of `snippetgen render` itself, and flags every training script already has.
-RESERVED_NAMES = frozenset({"with", "output", "force", "color", "help", "data", "model"})
+RESERVED_NAMES = frozenset(
+    {"with", "output", "force", "color", "help", "data", "model", "format", "recipe", "project"}
+)
 SCRIPT_FLAGS = frozenset(
     {
         "device",
