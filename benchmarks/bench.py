@@ -16,6 +16,9 @@ Generated code (one process, torch on 1 thread):
                    from the same build_* pieces
   label smoothing  the cookbook's one-hot LSR module (rewritten) vs
                    F.cross_entropy(label_smoothing=e), forward + backward
+Web composer (wall time; benchmarks/web_latency.py):
+  cached preview   /api/preview of `snippetgen serve`, p50/p95 over 300 requests, vs the same
+                   selection rendered in process (plan + render_plan, a cache hit)
 Data loading (wall time, worker processes):
   image loader     images per second through the DataLoader of `render train --data
                    image-folder` (decode, resize, augment, normalise, batch) vs Pillow's
@@ -37,6 +40,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import web_latency  # noqa: I001 - beside this file
 
 PY = sys.executable
 TARGETS = {"list": 1.3, "cold render": 1.6, "repeated render": 1.3, "harness": 1.10}
@@ -367,6 +372,9 @@ def main() -> None:
     parser.add_argument(
         "--only-loader", action="store_true", help="run the image loader comparison alone"
     )
+    parser.add_argument(
+        "--only-web", action="store_true", help="run the web preview comparison alone"
+    )
     args = parser.parse_args()
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, "
@@ -377,6 +385,9 @@ def main() -> None:
         workdir = Path(tmp)
         if args.only_loader:
             print_loader_benchmark(args.repeats, workdir)
+            return
+        if args.only_web:
+            web_latency.report()
             return
         print(
             f"{'what':<17}{'ms':>8}  {'floor':<29}{'ms':>7}{'ratio':>7}{'target':>8}"
@@ -403,6 +414,7 @@ def main() -> None:
             f"{builtin * 1e3:7.2f}{lsr / builtin:7.2f}   (cookbook one-hot LSR / built-in)"
         )
         print_loader_benchmark(args.repeats, workdir)
+        web_latency.report()
         print(
             f"\nReferences: a one-command Typer app (what any Typer CLI pays at run time) is "
             f"the last column's floor;\nimporting typer, jinja2 and black and running black "

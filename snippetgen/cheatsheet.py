@@ -195,7 +195,7 @@ def _related(recipe: Recipe, catalog: Catalog) -> list[str]:
     return out
 
 
-def _shown_values(
+def shown_values(
     recipe: Recipe, catalog: Catalog, values: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     """The values a cheat sheet shows: those given, else the recipe's defaults, and for a
@@ -275,7 +275,7 @@ def cheatsheet(
     values: Mapping[str, Any] | None = None,
 ) -> str:
     """The cheat sheet of `recipe`; `values` (by parameter name) override the defaults shown."""
-    shown = _shown_values(recipe, catalog, values)
+    shown = shown_values(recipe, catalog, values)
     out = _header(recipe, catalog)
     if recipe.when:
         out += ["", "When to use it:", _wrap(recipe.when)]

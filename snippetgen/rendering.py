@@ -463,6 +463,20 @@ def render(
     return render_plan(plan(request, catalog or load_catalog()), command=command)
 
 
+def _cache_key(plan_: Plan, command: str | None) -> tuple[str, str]:
+    """The header of a render and its render-cache key."""
+    header = make_header(plan_, command or plan_.command())
+    key = cache.render_key(
+        header, [r.path for r in plan_.recipes], {**plan_.values, "": list(plan_.setup)}
+    )
+    return header, key
+
+
+def cached_render(plan_: Plan, *, command: str | None = None) -> str | None:
+    """What render_plan would return, if the render cache holds it; else None (no rendering)."""
+    return cache.load(_cache_key(plan_, command)[1])
+
+
 def render_plan(plan_: Plan, *, command: str | None = None) -> str:
     """A resolved plan as checked, black-formatted Python source; `command` (default: the
     plan's own `snippetgen render ...`) goes into the header.
@@ -470,10 +484,7 @@ def render_plan(plan_: Plan, *, command: str | None = None) -> str:
     A render that passed every check is kept in the render cache (snippetgen.cache), keyed
     by everything it depends on; a repeated request is served from there without Jinja or black.
     """
-    header = make_header(plan_, command or plan_.command())
-    key = cache.render_key(
-        header, [r.path for r in plan_.recipes], {**plan_.values, "": list(plan_.setup)}
-    )
+    header, key = _cache_key(plan_, command)
     cached = cache.load(key)
     if cached is not None:
         return cached

@@ -1,15 +1,19 @@
 """Helpers the tests share: render recipes, load or run the generated scripts, read their
-outputs, import optional packages, check generated code with pyflakes."""
+outputs, import optional packages, check generated code with pyflakes, run the web server."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import io
 import itertools
 import json
+import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -171,3 +175,41 @@ TINY = [
     "--device",
     "cpu",
 ]
+
+
+@contextlib.contextmanager
+def serving(
+    *args: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Run `snippetgen serve ARGS` in a real process; yield (its URL, the process); stop it.
+
+    The URL is the first line the server prints once it listens, read with a deadline."""
+    import selectors
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snippetgen", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        assert proc.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(proc.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout=60):
+                raise AssertionError("snippetgen serve printed no URL within 60 s")
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://"), (
+            url,
+            proc.stderr.read() if proc.poll() is not None else "",
+        )
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -1,0 +1,138 @@
+"""Preview latency of the web composer (``snippetgen serve``), measured by benchmarks/bench.py.
+
+A real server process answers ``/api/preview`` over a kept-alive loopback connection; the
+floor is the same selection rendered in this process by the CLI's own steps (plan, then
+render_plan) on the same render cache. Both sides run interleaved, request for request, and
+are wall-clock times: the request crosses two processes.
+
+  cached preview  the same selection again and again (a render-cache hit), vs the in-process
+                  lookup of that cached render; target: p50 ratio <= 1.2
+  cold preview    a new value every request (a cache miss: Jinja, black, code checks), vs an
+                  in-process render of a new value (informational)
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+CACHED_TARGET = 1.2
+SELECTION = [("recipe", "mixup"), ("with", "warmup")]
+
+
+def _percentiles(times: list[float]) -> tuple[float, float]:
+    cuts = statistics.quantiles(times, n=20)
+    return statistics.median(times), cuts[-1]
+
+
+def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[str], http.client.HTTPConnection]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snippetgen", "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    if not url.startswith("http://"):
+        proc.kill()
+        raise SystemExit("snippetgen serve did not start (is the web extra installed?)")
+    host, port = url.removeprefix("http://").rstrip("/").rsplit(":", 1)
+    return proc, http.client.HTTPConnection(host, int(port), timeout=120)
+
+
+def _get(conn: http.client.HTTPConnection, path: str) -> None:
+    conn.request("GET", path)
+    response = conn.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise SystemExit(f"GET {path} answered {response.status}: {body[:300]!r}")
+
+
+def _pair(
+    requests: int, web: Callable[[int], None], local: Callable[[int], None]
+) -> tuple[list[float], list[float]]:
+    """Wall time of each call of `web(i)` and `local(i)`, alternating which goes first."""
+    web_times: list[float] = []
+    local_times: list[float] = []
+    for i in range(requests):
+        order = [(web, web_times), (local, local_times)]
+        for call, times in order if i % 2 else order[::-1]:
+            start = time.perf_counter()
+            call(i)
+            times.append(time.perf_counter() - start)
+    return web_times, local_times
+
+
+def measure(requests: int = 300, cold_requests: int = 30) -> dict[str, Any]:
+    """{'cached': (web p50, p95, local p50, p95), 'cold': (...)} in seconds."""
+    from urllib.parse import urlencode
+
+    with tempfile.TemporaryDirectory(prefix="snippetgen-web-bench-") as cache:
+        env = {**os.environ, "XDG_CACHE_HOME": cache}
+        os.environ["XDG_CACHE_HOME"] = cache  # this process renders into the same cache
+        from snippetgen.catalog import load_catalog
+        from snippetgen.rendering import RenderRequest, plan, render_plan
+
+        catalog = load_catalog()
+        proc, conn = _serve(env)
+        try:
+
+            def path(alpha: str) -> str:
+                return "/api/preview?" + urlencode([*SELECTION, ("alpha", alpha)])
+
+            def local_render(alpha: str) -> None:
+                request = RenderRequest("mixup", with_=["warmup"], args=[f"--alpha={alpha}"])
+                render_plan(plan(request, catalog))
+
+            for _ in range(5):  # warm both sides: the cache entry, imports, connections
+                _get(conn, path("0.4"))
+                local_render("0.4")
+            cached = _pair(
+                requests, lambda i: _get(conn, path("0.4")), lambda i: local_render("0.4")
+            )
+            # a fresh value each time: web and local never share a cache entry
+            cold = _pair(
+                cold_requests,
+                lambda i: _get(conn, path(f"0.5{i:04d}1")),
+                lambda i: local_render(f"0.6{i:04d}1"),
+            )
+        finally:
+            conn.close()
+            proc.terminate()
+            proc.wait(timeout=30)
+    return {
+        "cached": (*_percentiles(cached[0]), *_percentiles(cached[1])),
+        "cold": (*_percentiles(cold[0]), *_percentiles(cold[1])),
+    }
+
+
+def report(requests: int = 300) -> None:
+    """Print the two rows of the preview comparison."""
+    results = measure(requests)
+    print(
+        f"\n{'preview':<17}{'p50 ms':>8}{'p95 ms':>8}  {'floor: in-process render':<26}"
+        f"{'p50 ms':>7}{'p95 ms':>8}{'ratio':>7}{'target':>8}"
+    )
+    for name, (web50, web95, local50, local95) in results.items():
+        ratio = web50 / local50
+        target = f"{CACHED_TARGET:8.2f} {'ok' if ratio <= CACHED_TARGET else 'MISSED'}"
+        print(
+            f"{name + ' preview':<17}{web50 * 1e3:8.2f}{web95 * 1e3:8.2f}  "
+            f"{'same selection' if name == 'cached' else 'a new value each time':<26}"
+            f"{local50 * 1e3:7.2f}{local95 * 1e3:8.2f}{ratio:7.2f}"
+            f"{target if name == 'cached' else '   (informational)'}"
+        )
+    print(f"({requests} cached and 30 cold requests each side, interleaved; wall time)")
+
+
+if __name__ == "__main__":
+    report()

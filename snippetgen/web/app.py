@@ -1,0 +1,225 @@
+"""The web composer's HTTP side: pages, the JSON API and downloads (Starlette).
+
+Nothing here reads or writes a file a request names: pages come from the package's own
+``pages/`` and ``static/`` folders, renders from the catalog loaded at start-up, projects are
+zipped in memory. Every request is a GET whose query is checked by
+:mod:`snippetgen.web.selection` before anything is rendered; a refusal is the CLI's sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from snippetgen.catalog import Catalog, load_catalog
+from snippetgen.errors import RecipeBug, SnippetgenError, UnknownRecipeError
+from snippetgen.web import views
+from snippetgen.web.selection import (
+    MAX_FIELDS,
+    RECIPE_KEY,
+    Selection,
+    SelectionError,
+    check_query_size,
+    read_selection,
+)
+
+HERE = Path(__file__).parent
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+SEARCH_LIMIT = 12
+HEADERS = {
+    # Pages load only their own script and style; nothing may frame them.
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+log = logging.getLogger("snippetgen.web")
+
+
+def _pairs(request: Request) -> list[tuple[str, str]]:
+    """The query's (key, value) pairs, refused when too long, not UTF-8 or not a query."""
+    raw: bytes = request.scope.get("query_string", b"")
+    check_query_size(raw)
+    try:
+        return parse_qsl(
+            raw.decode("ascii"), keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS
+        )
+    except UnicodeError:
+        raise SelectionError("The request's query is not UTF-8 text.") from None
+    except ValueError:
+        raise SelectionError(f"The query has more than {MAX_FIELDS} fields.") from None
+
+
+def _selection(request: Request, recipe: str | None = None) -> Selection:
+    pairs = _pairs(request)
+    if recipe is not None:
+        pairs = [(RECIPE_KEY, recipe), *pairs]
+    return read_selection(pairs)
+
+
+def _status(exc: SnippetgenError) -> int:
+    if isinstance(exc, UnknownRecipeError):
+        return 404
+    return 500 if isinstance(exc, RecipeBug) else 400
+
+
+class _Pages:
+    """The HTML pages, rendered from the package's own templates (escaped by default)."""
+
+    def __init__(self) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader(HERE / "pages"),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def __call__(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return HTMLResponse(self.env.get_template(name).render(**context), status_code=status)
+
+
+def create_app(
+    catalog: Catalog | None = None, *, allowed_hosts: Sequence[str] | None = LOCAL_HOSTS
+) -> Starlette:
+    """The web app over `catalog` (default: every recipe, as the CLI loads them).
+
+    `allowed_hosts` are the Host headers it answers (default: loopback names only, so that a
+    web page elsewhere cannot reach it through DNS rebinding); None answers any.
+    """
+    recipes = catalog if catalog is not None else load_catalog()
+    page = _Pages()
+    css = views.code_css()
+
+    def error_page(exc: SnippetgenError) -> HTMLResponse:
+        return page("error.html", _status(exc), message=str(exc))
+
+    async def index(request: Request) -> Response:
+        try:
+            query = dict(_pairs(request)).get("q", "")
+        except SnippetgenError as exc:
+            return error_page(exc)
+        rows = views.search_rows(recipes, query, SEARCH_LIMIT)
+        return page("index.html", query=query, rows=rows, total=len(recipes))
+
+    async def search(request: Request) -> Response:
+        try:
+            query = dict(_pairs(request)).get("q", "")
+        except SnippetgenError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=_status(exc))
+        return JSONResponse(views.search_rows(recipes, query, SEARCH_LIMIT))
+
+    def recipe_page(request: Request) -> Response:
+        try:
+            selection = _selection(request, request.path_params["name"])
+            return page("recipe.html", **views.sheet(recipes, selection))
+        except SnippetgenError as exc:
+            return error_page(exc)
+
+    def compose(request: Request) -> Response:
+        try:
+            selection = _selection(request)
+            state = views.composer(recipes, selection)
+        except SnippetgenError as exc:
+            return error_page(exc)
+        return page("compose.html", selection=selection, code_html=views.code_html, **state)
+
+    async def preview(request: Request) -> Response:
+        # A cached render is answered at once; only a miss (Jinja, black: up to a second)
+        # goes to a worker thread, so that it does not hold up other requests.
+        try:
+            selection = _selection(request)
+            shown = views.preview(recipes, selection, cached_only=True)
+            if shown is None:
+                shown = await run_in_threadpool(views.rendered, recipes, selection)
+        except SnippetgenError as exc:
+            failed = {"error": str(exc), "field": views.error_field(exc)}
+            return JSONResponse(failed, status_code=_status(exc))
+        fields = {"command": shown.command, "warning": shown.warning, "query": selection.query()}
+        body = '{"html":' + views.code_html_json(shown.code) + "," + json.dumps(fields)[1:]
+        return Response(body, media_type="application/json")
+
+    makers = {
+        "py": views.download_script,
+        "ipynb": views.download_notebook,
+        "zip": views.download_project,
+    }
+
+    def download(request: Request) -> Response:
+        kind = request.path_params["kind"]
+        if kind not in makers:
+            return Response("Downloads are py, ipynb and zip.\n", 404, media_type="text/plain")
+        try:
+            made = makers[kind](recipes, _selection(request))
+        except SnippetgenError as exc:
+            return Response(f"{exc}\n", _status(exc), media_type="text/plain")
+        disposition = f'attachment; filename="{made.filename}"'  # a checked name: see selection
+        return Response(
+            made.body, media_type=made.media_type, headers={"content-disposition": disposition}
+        )
+
+    async def code_style(request: Request) -> Response:
+        return Response(css, media_type="text/css")
+
+    routes = [
+        Route("/", index),
+        Route("/api/search", search),
+        Route("/api/preview", preview),
+        Route("/recipe/{name}", recipe_page),
+        Route("/compose", compose),
+        Route("/download/{kind}", download),
+        Route("/static/code.css", code_style),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    middleware = [Middleware(_Headers)]
+    if allowed_hosts is not None:
+        middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
+    return Starlette(routes=routes, middleware=middleware, exception_handlers={500: _crash})
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    log.error("error answering %s", request.url.path, exc_info=exc)
+    return Response("snippetgen could not answer this request.\n", 500, media_type="text/plain")
+
+
+class _Headers:
+    """Adds the security headers (HEADERS) to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                held = [(k, v) for k, v in message.get("headers", [])]
+                named = {k.lower() for k, _ in held}
+                held += [
+                    (k.encode(), v.encode()) for k, v in HEADERS.items() if k.encode() not in named
+                ]
+                message["headers"] = held
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,393 @@
+"""What each page and download of the web composer holds, computed without a web framework.
+
+Every render goes through the CLI's own steps: :func:`snippetgen.rendering.plan` (the values
+are the CLI's ``--NAME VALUE`` words, so a bad value gets the CLI's sentence), the render
+cache and code checks of :func:`snippetgen.rendering.render_plan`, the notebook of ``render
+--format ipynb`` and the in-memory project of ``new``. A downloaded ``.py`` is byte for byte
+what ``snippetgen render`` prints for the same selection.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from snippetgen.catalog import Catalog
+from snippetgen.datamodel import BUILTIN_MODELS, DATA_SOURCES, DEFAULT_DATA
+from snippetgen.errors import (
+    MissingValueError,
+    ParamValueError,
+    SnippetgenError,
+    UnknownParamError,
+)
+from snippetgen.recipe import BASE_RECIPE, Recipe
+from snippetgen.web.selection import DATA_KEY, MODEL_KEY, PROJECT_KEY, Selection, SelectionError
+
+if TYPE_CHECKING:
+    from snippetgen.rendering import Plan
+
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # every entry's date: the same selection gives the same zip
+
+
+class Field(NamedTuple):
+    """One parameter's form field: its schema and the text it shows."""
+
+    name: str
+    option: str
+    type: str
+    help: str
+    range: str
+    choices: tuple[str, ...]
+    default: str  # the value without the user's change, as the CLI writes it
+    value: str  # what the field holds: the user's text, else the default
+    owner: str  # the recipe that declares it
+
+
+class Feature(NamedTuple):
+    name: str
+    summary: str
+    checked: bool
+    disabled: str  # why it cannot be added to the selection ('' when it can)
+
+
+class Preview(NamedTuple):
+    code: str
+    command: str
+    warning: str
+
+
+class Download(NamedTuple):
+    filename: str
+    body: bytes
+    media_type: str
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+def error_field(exc: SnippetgenError) -> str | None:
+    """The form field a refusal is about (a parameter's name, 'with', 'data', ...), if any."""
+    if isinstance(exc, SelectionError):
+        return exc.field
+    if isinstance(exc, ParamValueError | MissingValueError):
+        return exc.param
+    if isinstance(exc, UnknownParamError):
+        return exc.option.removeprefix("--")
+    return None
+
+
+# --- lists and search --------------------------------------------------------------------------
+
+
+def recipe_rows(recipes: Iterable[Recipe]) -> list[dict[str, Any]]:
+    return [
+        {"name": r.name, "kind": r.kind, "title": r.title, "summary": r.summary, "tags": r.tags}
+        for r in recipes
+    ]
+
+
+def search_rows(catalog: Catalog, query: str, limit: int = 10) -> list[dict[str, Any]]:
+    """The CLI's `search` ranking (English and Chinese); an empty query lists every recipe."""
+    from snippetgen.lookup import search
+
+    if not query.strip():
+        return recipe_rows(catalog)
+    hits = search(catalog, query, limit=limit)
+    return [{**recipe_rows([h.recipe])[0], "score": round(h.score, 3)} for h in hits]
+
+
+# --- the code, highlighted ---------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=256)
+def code_html(code: str) -> str:
+    """Python code as highlighted HTML (Pygments escapes every character it is given).
+
+    Keywords, strings, comments, numbers, builtins and the names a def or class introduces
+    are coloured; plain names and punctuation are left as text, which keeps a preview's HTML
+    under half the size of colouring every token."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    lexer = PythonLexer()
+    lexer.add_filter(_plain_filter())
+    return str(highlight(code, lexer, HtmlFormatter(cssclass="code")))
+
+
+@functools.lru_cache(maxsize=256)
+def code_html_json(code: str) -> str:
+    """code_html(code) as a JSON string, kept: a repeated preview skips highlighting and
+    escaping alike."""
+    return json.dumps(code_html(code))
+
+
+def _plain_filter() -> Any:
+    from pygments.filter import Filter
+    from pygments.token import Name, Operator, Punctuation, Text, Token
+
+    coloured = (Name.Builtin, Name.Function, Name.Class, Name.Decorator, Name.Exception)
+
+    class Plain(Filter):
+        def filter(self, lexer: Any, stream: Any) -> Any:
+            for kind, value in stream:
+                plain = (
+                    (kind in Name and not any(kind in c for c in coloured))
+                    or kind in Punctuation
+                    or (kind in Operator and kind not in Operator.Word)
+                    or kind in Text
+                )
+                yield (Token.Text if plain else kind), value
+
+    return Plain()
+
+
+def code_css() -> str:
+    from pygments.formatters import HtmlFormatter
+
+    return str(HtmlFormatter(cssclass="code").get_style_defs(".code"))
+
+
+# --- a recipe's page ---------------------------------------------------------------------------
+
+
+def sheet(catalog: Catalog, selection: Selection) -> dict[str, Any]:
+    """A recipe's cheat sheet: what, when, pitfalls, parameters, the essential code, and for a
+    schedule the learning-rate curve (for the values in `selection`, like `show`)."""
+    from snippetgen.cheatsheet import LR_CURVE_RECIPES, key_code, shown_values
+    from snippetgen.params.code import cli_text
+    from snippetgen.rendering import RenderRequest, plan
+
+    recipe = catalog.get(selection.recipe)
+    values = plan(RenderRequest(recipe.name, args=selection.args()), catalog).values
+    shown = shown_values(recipe, catalog, values)
+    code, trimmed = key_code(recipe, shown)
+    chart = caption = ""
+    curve_fields: list[tuple[str, str]] = []
+    if recipe.name in LR_CURVE_RECIPES and "lr" in shown and "epochs" in shown:
+        from snippetgen.lrplot import lr_curve
+        from snippetgen.web.svg import lr_chart
+
+        rates, caption = lr_curve(recipe.name, shown)
+        params = {p.name: p for p in catalog.base.params} | {p.name: p for p in recipe.params}
+        curve_fields = [
+            (name, cli_text(params[name], shown[name]))
+            for name in ("lr", "epochs", *(p.name for p in recipe.params))
+            if name in params
+        ]
+        if rates is not None:
+            chart = lr_chart(rates, f"Learning rate per epoch ({caption})")
+    return {
+        "recipe": recipe,
+        "params": [
+            {
+                "option": p.option,
+                "type": p.type,
+                "default": cli_text(p, shown.get(p.name, p.default)),
+                "range": p.range_text(),
+                "help": p.help,
+                "data": p.data,
+            }
+            for p in recipe.params
+        ],
+        "related": [
+            (n, catalog.recipes[n].summary) for n in recipe.related if n in catalog.recipes
+        ],
+        "code_html": code_html(code) if code else "",
+        "trimmed": trimmed,
+        "chart": chart,
+        "caption": caption,
+        "curve_fields": curve_fields,
+    }
+
+
+# --- the composer ------------------------------------------------------------------------------
+
+
+def _request(selection: Selection, *, with_values: bool) -> Any:
+    from snippetgen.rendering import RenderRequest
+
+    data_model: dict[str, Any] = {}
+    if selection.data:
+        data_model["data"] = selection.data
+    if selection.model:
+        data_model["model"] = selection.model
+    return RenderRequest(
+        selection.recipe,
+        with_=selection.with_,
+        args=selection.args() if with_values else (),
+        **data_model,
+    )
+
+
+def resolve(catalog: Catalog, selection: Selection, *, with_values: bool = True) -> Plan:
+    """The plan of a selection (without its values: the recipes and their defaults)."""
+    from snippetgen.rendering import plan
+
+    return plan(_request(selection, with_values=with_values), catalog)
+
+
+def features(catalog: Catalog, selection: Selection) -> list[Feature]:
+    """The features that can be added to the selection's recipe; those that conflict with one
+    already chosen are disabled, with the recipe's reason."""
+    target = catalog.get(selection.recipe)
+    if target.kind != "feature":
+        return []
+    chosen = {BASE_RECIPE, target.name, *selection.with_}
+    out = []
+    for recipe in catalog.features():
+        if recipe.name in (BASE_RECIPE, target.name):
+            continue
+        reason = ""
+        for other in chosen - {recipe.name}:
+            clash = [c for c in recipe.conflicts if c.recipe == other]
+            if not clash and other in catalog.recipes:
+                clash = [c for c in catalog.recipes[other].conflicts if c.recipe == recipe.name]
+            if clash:
+                reason = f"does not combine with {other}: {clash[0].why}"
+                break
+        out.append(Feature(recipe.name, recipe.summary, recipe.name in selection.with_, reason))
+    return out
+
+
+def fields(structure: Plan, selection: Selection) -> list[Field]:
+    """A form field for each parameter of the plan, holding the user's text or the default."""
+    from snippetgen.params.code import cli_text
+
+    out = []
+    for name, param in structure.params.items():
+        default = cli_text(param, structure.values[name])
+        out.append(
+            Field(
+                name=name,
+                option=param.option,
+                type=param.type,
+                help=param.help,
+                range="" if param.choices else param.range_text(),
+                choices=param.choices or (("true", "false") if param.type == "bool" else ()),
+                default=default,
+                value=selection.values.get(name, default),
+                owner=structure.owners[name],
+            )
+        )
+    return out
+
+
+def grouped(found: list[Field], target: str) -> list[tuple[str, list[Field]]]:
+    """The fields by the recipe that declares them: the chosen recipe's first, the base
+    recipe's (every training script's options) last."""
+    owners = list(dict.fromkeys(f.owner for f in found))
+    owners.sort(key=lambda owner: (owner != target, owner == BASE_RECIPE))
+    return [(owner, [f for f in found if f.owner == owner]) for owner in owners]
+
+
+def composer(catalog: Catalog, selection: Selection) -> dict[str, Any]:
+    """Everything the composer page shows for a selection: the feature choices, data and
+    model, a field per parameter, and the preview (or the sentence that refuses it)."""
+    target = catalog.get(selection.recipe)
+    page: dict[str, Any] = {
+        "recipe": target,
+        "features": features(catalog, selection),
+        "data_sources": DATA_SOURCES if target.kind == "feature" else (),
+        "models": BUILTIN_MODELS,
+        "data": selection.data or DEFAULT_DATA,
+        "model": selection.model or "",
+        "fields": [],
+        "error": "",
+        "error_field": None,
+        "preview": None,
+    }
+    try:
+        structure = resolve(catalog, selection, with_values=False)
+        page["fields"] = grouped(fields(structure, selection), target.name)
+        page["preview"] = rendered(catalog, selection)
+    except SnippetgenError as exc:
+        field = error_field(exc)
+        shown = {f.name for _, group in page["fields"] for f in group}
+        if target.kind == "feature":
+            shown |= {DATA_KEY, MODEL_KEY, PROJECT_KEY}
+        page["error"], page["error_field"] = str(exc), field if field in shown else None
+    return page
+
+
+def preview(catalog: Catalog, selection: Selection, *, cached_only: bool = False) -> Preview | None:
+    """The selection rendered as the CLI renders it, with the CLI's command; with
+    `cached_only`, None unless the render cache holds it (then nothing is rendered)."""
+    from snippetgen.lrplot import no_decay_warning
+    from snippetgen.recipecheck import check_templates
+    from snippetgen.rendering import cached_render, render_plan
+
+    resolved = resolve(catalog, selection)
+    check_templates(resolved.recipes)
+    code = cached_render(resolved) if cached_only else render_plan(resolved)
+    if code is None:
+        return None
+    warning = no_decay_warning([r.name for r in resolved.recipes], resolved.values)
+    return Preview(code, resolved.command(), warning)
+
+
+def rendered(catalog: Catalog, selection: Selection) -> Preview:
+    """preview(), rendering on a cache miss."""
+    shown = preview(catalog, selection)
+    assert shown is not None
+    return shown
+
+
+# --- downloads ---------------------------------------------------------------------------------
+
+
+def script_name(recipe: Recipe) -> str:
+    """The file name a download suggests: train.py for a training script, else the recipe's."""
+    return "train" if recipe.kind == "feature" else recipe.name.replace("-", "_")
+
+
+def download_script(catalog: Catalog, selection: Selection) -> Download:
+    code = rendered(catalog, selection).code
+    name = script_name(catalog.get(selection.recipe))
+    return Download(f"{name}.py", code.encode(), "text/x-python; charset=utf-8")
+
+
+def download_notebook(catalog: Catalog, selection: Selection) -> Download:
+    from snippetgen.notebook import require_nbformat, script_notebook
+    from snippetgen.rendering import render_plan
+
+    require_nbformat()
+    resolved = resolve(catalog, selection)
+    code = render_plan(resolved)
+    text = script_notebook(code, resolved, resolved.command(), dict(resolved.given))
+    name = script_name(resolved.target)
+    return Download(f"{name}.ipynb", text.encode(), "application/x-ipynb+json")
+
+
+def project_files(catalog: Catalog, selection: Selection) -> dict[str, str]:
+    """The files `snippetgen new PROJECT --with ...` would write, rendered in memory only."""
+    from snippetgen.scaffold import build_project
+
+    target = catalog.get(selection.recipe)
+    project = build_project(
+        catalog,
+        Path(selection.project),
+        with_=[target.name, *selection.with_],
+        cli_args=selection.args(),
+        data=selection.data,
+        model=selection.model,
+    )
+    return project.files
+
+
+def download_project(catalog: Catalog, selection: Selection) -> Download:
+    """The project `new` would write, as a zip of one folder (the same bytes every time)."""
+    files = project_files(catalog, selection)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for relative, text in sorted(files.items()):
+            entry = zipfile.ZipInfo(f"{selection.project}/{relative}", ZIP_TIME)
+            entry.external_attr = 0o644 << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(entry, text)
+    return Download(f"{selection.project}.zip", buffer.getvalue(), "application/zip")
