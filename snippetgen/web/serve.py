@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import socket
 import sys
@@ -69,11 +70,14 @@ def serve(
     sock = listen(chosen, port)
     url = url_of(sock)
     allowed = [*LOCAL_HOSTS, chosen] if local else None
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(catalog, allowed_hosts=allowed), log_level="warning", lifespan="off"
-        )
+    config = uvicorn.Config(
+        create_app(catalog, allowed_hosts=allowed),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
     )
+    server = uvicorn.Server(config)
+    gc.freeze()  # what is loaded by now lives as long as the server: no GC rescans of it
     sys.stdout.write(f"{url}\n")
     sys.stdout.flush()
     say(f"serving the snippetgen composer at {url} (Ctrl-C stops it)")
