@@ -99,6 +99,28 @@ def _strip_blank(lines: list[str]) -> str:
     return "".join(lines).rstrip("\n")
 
 
+def _joins(kind: str, last: str | None) -> bool:
+    """Whether a statement of ``kind`` shares the cell of the one before it (of kind ``last``):
+    imports join the docstring and the imports before them, other statements the others."""
+    return (kind == "import" and last in ("doc", "import")) or (kind == "other" and last == "other")
+
+
+def _add_statement(groups: list[tuple[str, list[str]]], kind: str, chunk: list[str]) -> None:
+    """Put a statement's lines into the last cell when it joins it, else into a new cell."""
+    last = groups[-1][0] if groups else None
+    if _joins(kind, last):
+        groups[-1][1].extend(chunk)
+        groups[-1] = ("import" if kind == "import" else last or kind, groups[-1][1])
+    else:
+        groups.append((kind, list(chunk)))
+
+
+def _main_body(node: ast.If, lines: Sequence[str]) -> str:
+    """The body of the ``__main__`` block, dedented."""
+    end = node.end_lineno or node.lineno
+    return textwrap.dedent("".join(lines[node.body[0].lineno - 1 : end])).rstrip("\n")
+
+
 def split_cells(code: str) -> Cells:
     """Split black-formatted ``code`` on its top-level statements.
 
@@ -119,20 +141,10 @@ def split_cells(code: str) -> Cells:
         if isinstance(node, ast.If) and kind == "main":
             if groups and cursor < _start(node):  # comments before it: the previous cell's
                 groups[-1][1].extend(lines[cursor : _start(node)])
-            main = textwrap.dedent("".join(lines[node.body[0].lineno - 1 : end])).rstrip("\n")
-            cursor = end
-            continue
-        chunk = lines[cursor:end]
-        cursor = end
-        last = groups[-1][0] if groups else None
-        joins = (kind == "import" and last in ("doc", "import")) or (
-            kind == "other" and last == "other"
-        )
-        if joins:
-            groups[-1][1].extend(chunk)
-            groups[-1] = ("import" if kind == "import" else last or kind, groups[-1][1])
+            main = _main_body(node, lines)
         else:
-            groups.append((kind, list(chunk)))
+            _add_statement(groups, kind, lines[cursor:end])
+        cursor = end
     if groups and cursor < len(lines):
         groups[-1][1].extend(lines[cursor:])
     cells = [_strip_blank(chunk) for _, chunk in groups]

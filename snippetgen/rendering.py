@@ -102,32 +102,9 @@ def plan(request: RenderRequest, catalog: Catalog) -> Plan:
     setup = data_model(request.data, request.model)
     recipes = _recipes(request, target, setup, catalog)
     params, owners = _declared(recipes)
-    defaults: dict[str, Any] = {}
-    inapplicable = {n: p for n, p in params.items() if p.data and setup.data not in p.data}
-    for name, param in inapplicable.items():
-        del params[name]
-        if name in request.params:
-            raise not_for_source(param.option, param.data, setup.data)
-    for recipe in recipes:
-        defaults.update({k: v for k, v in recipe.defaults.items() if k in params})
-    for name in request.params:
-        if name not in params:
-            raise UnknownParamError(
-                option=f"--{name}", recipe=target.name, known=[p.option for p in params.values()]
-            )
-    given = {name: coerce(params[name], value) for name, value in request.params.items()}
-    if request.args:
-        given |= parse_cli_args(
-            params,
-            list(request.args),
-            recipe=target.name,
-            inapplicable=inapplicable,
-            data=setup.data,
-        )
-    values = {
-        name: given[name] if name in given else coerce(param, defaults.get(name, param.default))
-        for name, param in params.items()
-    }
+    inapplicable = _inapplicable(params, request.params, setup.data)
+    given = _given(request, target, params, inapplicable, setup.data)
+    values = _values(recipes, params, given)
     _check_limits(recipes, values)
     return Plan(
         target,
@@ -140,6 +117,58 @@ def plan(request: RenderRequest, catalog: Catalog) -> Plan:
         MappingProxyType(given),
         tuple(request.with_),
     )
+
+
+def _inapplicable(
+    params: dict[str, Param], named: Mapping[str, Any], data: str
+) -> dict[str, Param]:
+    """Take out of `params` those not for the `data` source, and return them; a value
+    `named` for one of them is refused."""
+    inapplicable = {n: p for n, p in params.items() if p.data and data not in p.data}
+    for name, param in inapplicable.items():
+        del params[name]
+        if name in named:
+            raise not_for_source(param.option, param.data, data)
+    return inapplicable
+
+
+def _given(
+    request: RenderRequest,
+    target: Recipe,
+    params: Mapping[str, Param],
+    inapplicable: Mapping[str, Param],
+    data: str,
+) -> dict[str, Any]:
+    """The values the request names (as values or as command-line words), typed and checked."""
+    for name in request.params:
+        if name not in params:
+            raise UnknownParamError(
+                option=f"--{name}", recipe=target.name, known=[p.option for p in params.values()]
+            )
+    given = {name: coerce(params[name], value) for name, value in request.params.items()}
+    if request.args:
+        given |= parse_cli_args(
+            params,
+            list(request.args),
+            recipe=target.name,
+            inapplicable=inapplicable,
+            data=data,
+        )
+    return given
+
+
+def _values(
+    recipes: Sequence[Recipe], params: Mapping[str, Param], given: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Every parameter's value: the one given, else the last default a recipe gives it (a
+    feature may change the base recipe's default), else the parameter's own."""
+    defaults: dict[str, Any] = {}
+    for recipe in recipes:
+        defaults.update({k: v for k, v in recipe.defaults.items() if k in params})
+    return {
+        name: given[name] if name in given else coerce(param, defaults.get(name, param.default))
+        for name, param in params.items()
+    }
 
 
 def _recipes(

@@ -119,6 +119,24 @@ def _title(train_source: str) -> str:
     return (doc.splitlines() or [""])[0].strip() or "Train a model."
 
 
+def _setup(answers: Answers | None, data: str | None, model: str | None) -> DataModel:
+    """The data source and model: those asked for, else the answers file's, else the defaults."""
+    return data_model(
+        data or (answers.data if answers else None), model or (answers.model if answers else None)
+    )
+
+
+def _given(
+    base: Any, answered: Mapping[str, Any], params: Mapping[str, Any], new_source: bool
+) -> dict[str, Any]:
+    """The values given (the answers file's, overridden by `params`); with a `new_source`,
+    less those that are not parameters for that data source."""
+    given = {**answered, **params}
+    if new_source:
+        given = {name: value for name, value in given.items() if name not in base.inapplicable}
+    return given
+
+
 def build_project(
     catalog: Catalog,
     directory: Path,
@@ -149,17 +167,14 @@ def build_project(
     directory = Path(directory)
     before = answers or Answers(package="", recipes=(), params={})
     recipes = _feature_names(catalog, list(dict.fromkeys([*before.recipes, *with_])))
-    setup = data_model(
-        data or (answers.data if answers else None), model or (answers.model if answers else None)
-    )
+    setup = _setup(answers, data, model)
 
     def request(values: Mapping[str, Any]) -> RenderRequest:
         return RenderRequest(BASE_RECIPE, values, recipes, setup.data, setup.model)
 
     base = plan(request({}), catalog)
-    given = {**before.params, **(params or {})}
-    if answers is not None and data is not None:  # answers kept for another data source
-        given = {name: value for name, value in given.items() if name not in base.inapplicable}
+    # answers kept for another data source
+    given = _given(base, before.params, params or {}, answers is not None and data is not None)
     given.update(_parsed(base, cli_args, setup))
     pkg = package_name(directory, package or before.package or None)
     resolved = plan(request(given), catalog)
