@@ -7,7 +7,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from snippetgen.cache import load_toml
 from snippetgen.metatext import (
     NAME_RE,
     REQUIREMENT_RE,
@@ -19,6 +18,7 @@ from snippetgen.metatext import (
 )
 from snippetgen.params.schema import Limit, Param, load_limits, load_params
 from snippetgen.safefile import FileRefused, read_text
+from snippetgen.toml_cache import load_toml
 
 KINDS = ("feature", "snippet")
 BASE_RECIPE = "train"  # the training-script skeleton that every feature fills
