@@ -222,8 +222,8 @@ def _python_files(resolved: Any, header: str, pkg: str) -> dict[str, str]:
     """The project's Python files, rendered from its templates, checked and formatted."""
     from snippetgen.catalog import builtin_dir
     from snippetgen.codecheck import CodeProblem, verify
-    from snippetgen.rendering import PROJECT_TEMPLATES, render_project_sources
     from snippetgen.template_env import Code
+    from snippetgen.templating import PROJECT_TEMPLATES, render_project_sources
 
     main_doc = f"Train: `python -m {pkg} [options]` (the `{dist_name(pkg)}-train` command)."
     docs = {"main_doc": Code(docstring(main_doc))}

@@ -15,7 +15,7 @@ literal output):
 
 Anything else is not evaluated: ``{{ expr }}`` is kept as its bare expression, an ``if`` on
 it keeps every branch, and other blocks (``for``, ``filter``, ...) keep their body once.
-Rendering for real is Jinja's job (snippetgen.rendering); tests/test_template_text.py
+Rendering for real is Jinja's job (snippetgen.templating); tests/test_template_text.py
 checks that this reading gives Jinja's text.
 """
 

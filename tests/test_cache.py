@@ -5,7 +5,6 @@ Every test points XDG_CACHE_HOME at its own temporary folder.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
@@ -19,12 +18,9 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT
-from snippetgen import cache, cache_folder, load_catalog, toml_cache
+from snippetgen import cache, cache_folder, load_catalog, templating, toml_cache
 from snippetgen.errors import RecipeBug
 from snippetgen.rendering import RenderRequest, render
-
-# the module behind the package-level `snippetgen.render` function
-render_module = importlib.import_module("snippetgen.rendering")
 
 
 @pytest.fixture(autouse=True)
@@ -81,7 +77,7 @@ def user_recipe(recipes_root):
 def test_repeated_render_is_served_from_the_cache(renders_dir, monkeypatch):
     first = render(RenderRequest("mixup", {"alpha": 0.3}))
     assert len(entries(renders_dir)) == 1
-    monkeypatch.setattr(render_module, "render_source", None)  # any real render would crash
+    monkeypatch.setattr(templating, "render_source", None)  # any real render would crash
     from snippetgen import codecheck
 
     monkeypatch.setattr(codecheck, "verify", None)

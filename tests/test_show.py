@@ -22,9 +22,10 @@ from snippetgen.catalog import load_catalog
 from snippetgen.cheatsheet import CODE_LINES, cheatsheet, essential_code, key_code
 from snippetgen.condense import Block, condense, join
 from snippetgen.params.code import cli_text
-from snippetgen.rendering import RenderRequest, _context, plan
+from snippetgen.rendering import RenderRequest, plan
 from snippetgen.template_env import make_env
 from snippetgen.template_text import expand, macros, structure_problems
+from snippetgen.templating import _context
 
 CATALOG = load_catalog()
 RECIPES = sorted(CATALOG.recipes)

@@ -22,8 +22,9 @@ from jinja2 import Environment, nodes
 from snippetgen import cheatsheet
 from snippetgen.catalog import load_catalog
 from snippetgen.errors import RecipeBug
-from snippetgen.rendering import RenderRequest, make_header, plan, render_source
+from snippetgen.rendering import RenderRequest, make_header, plan
 from snippetgen.slots import SLOTS, markdown_table
+from snippetgen.templating import render_source
 
 ROOT = Path(__file__).resolve().parents[1]
 SKELETON = ROOT / "templates" / "train" / "feature.py.j2"

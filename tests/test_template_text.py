@@ -28,9 +28,10 @@ from snippetgen import cheatsheet
 from snippetgen.catalog import BASE_RECIPE, load_catalog
 from snippetgen.datamodel import DEFAULT_DATA
 from snippetgen.recipe import Recipe, template_file
-from snippetgen.rendering import Plan, RenderRequest, _context, plan
+from snippetgen.rendering import Plan, RenderRequest, plan
 from snippetgen.template_env import Code, make_env
 from snippetgen.template_text import expand, macros, structure_problems
+from snippetgen.templating import _context
 
 CATALOG = load_catalog()
 
