@@ -122,3 +122,7 @@ class RecipeBug(SnippetgenError):
 
 class ScaffoldError(UserError):
     """A project that cannot be created as asked (one sentence, exit 2)."""
+
+
+class UpdateError(UserError):
+    """An update that cannot run as asked (one sentence, exit 2); nothing was written."""

@@ -15,7 +15,8 @@ import pytest
 
 from helpers import ROOT
 from snippetgen.catalog import load_catalog
-from snippetgen.lookup import search, stem, terms
+from snippetgen.lookup import search
+from snippetgen.lookup_terms import stem, terms
 
 QUERIES = [
     # natural English phrasings

@@ -295,7 +295,7 @@ def test_refusals_are_one_sentence_and_touch_nothing(project, cli, tmp_path, mon
 
 
 def test_a_second_update_of_the_same_folder_is_refused(project, cli):
-    from snippetgen.update import lock_project
+    from snippetgen.update_writing import lock_project
 
     before = tree(project)
     held = lock_project(project)  # as an update that is running holds it
