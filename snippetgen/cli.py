@@ -15,22 +15,22 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from snippetgen.catalog import Catalog, load_catalog
 from snippetgen.completion import RecipeCommand, complete_feature, complete_recipe
-from snippetgen.datamodel import (
+from snippetgen.errors import OverwriteError, SnippetgenError, UserError
+from snippetgen.output import Color, atomic_write, check_output, highlight, use_color
+from snippetgen.recipes.catalog import Catalog, load_catalog
+from snippetgen.recipes.datamodel import (
     BUILTIN_MODELS,
     DATA_SOURCES,
     DEFAULT_DATA,
     DEFAULT_MODEL,
     data_model,
 )
-from snippetgen.errors import OverwriteError, SnippetgenError, UserError
-from snippetgen.output import Color, atomic_write, check_output, highlight, use_color
-from snippetgen.recipe import BUILT_IN, Recipe
+from snippetgen.recipes.recipe import BUILT_IN, Recipe
 from snippetgen.usage import OneLineErrors
 
 if TYPE_CHECKING:  # rendering is imported by the commands that render
-    from snippetgen.rendering import Plan
+    from snippetgen.codegen.rendering import Plan
 
 app = typer.Typer(
     cls=OneLineErrors,
@@ -93,7 +93,7 @@ def _catalog(quiet: Iterable[str | None] = (), *, only: Iterable[str] | None = N
         if id(problem) not in hush:
             err(f"warning: skipped: {problem}")
     if sys.stderr.isatty():  # a hint for people; scripts see the override in `list`/`which`
-        from snippetgen.userrecipes import override_notes
+        from snippetgen.recipes.userrecipes import override_notes
 
         for note in override_notes(catalog):
             err(note)
@@ -189,7 +189,7 @@ def search(
     limit: Annotated[int, typer.Option("--limit", min=1, help="at most this many results")] = 5,
 ) -> None:
     """Find recipes by name, alias, tag and description, best match first."""
-    from snippetgen.lookup import search as run_search
+    from snippetgen.lookup.search import search as run_search
 
     text = " ".join(query)
     hits = run_search(_catalog(), text, limit=limit)
@@ -227,8 +227,8 @@ def show(
     Parameters given as --NAME VALUE are shown in the code (and, for warmup and
     lr-schedule, in the learning-rate curve): show warmup --warmup-epochs 3 --epochs 20.
     """
-    from snippetgen.cheatsheet import cheatsheet
-    from snippetgen.rendering import RenderRequest, plan
+    from snippetgen.codegen.rendering import RenderRequest, plan
+    from snippetgen.lookup.cheatsheet import cheatsheet
 
     catalog = _catalog(quiet=[recipe])
     found = catalog.get(recipe)
@@ -248,7 +248,7 @@ def _render_help(recipe_name: str, data: str | None = None, model: str | None = 
     except ImportError:
         from click.formatting import HelpFormatter  # type: ignore[assignment]
 
-    from snippetgen.rendering import RenderRequest, plan
+    from snippetgen.codegen.rendering import RenderRequest, plan
 
     catalog = load_catalog(names=[recipe_name])
     recipe = catalog.get(recipe_name)
@@ -323,7 +323,7 @@ def _param_row(resolved: "Plan", name: str, keep: dict[int, int]) -> tuple[str, 
     """A parameter's line of ``render RECIPE --help``: its option and type, then its help,
     default, range and (for another recipe's parameter) the recipe; a short default or range
     keeps ``keep``'s unbreakable spaces."""
-    from snippetgen.params.code import cli_text
+    from snippetgen.recipes.params.code import cli_text
 
     param = resolved.params[name]
     rng = param.range_text()
@@ -357,7 +357,7 @@ def _notebook_format(fmt: str | None, output: Path | None) -> bool:
         fmt is None and output is not None and output.suffix.lower() == ".ipynb"
     )
     if wanted:
-        from snippetgen.notebook import require_nbformat
+        from snippetgen.project.notebook import require_nbformat
 
         require_nbformat()
     return wanted
@@ -407,7 +407,7 @@ def render(
     show_help: Annotated[bool, typer.Option("--help", "-h", help="show parameters")] = False,
 ) -> None:
     """Render a recipe into a runnable script: render RECIPE [--PARAM V ...] [--with R ...]."""
-    from snippetgen.rendering import RenderRequest, plan, render_plan
+    from snippetgen.codegen.rendering import RenderRequest, plan, render_plan
 
     if recipe is None or recipe.startswith("-"):
         if show_help or recipe is None:
@@ -417,7 +417,7 @@ def render(
     if show_help:
         typer.echo(_render_help(recipe, data, model), nl=False)
         return
-    from snippetgen.recipecheck import check_templates
+    from snippetgen.recipes.recipecheck import check_templates
 
     notebook = _notebook_format(fmt, output)
     with_ = with_ or []
@@ -430,7 +430,7 @@ def render(
         check_output(output, force=force)  # before the render: no work for a refused FILE
     code = render_plan(resolved)
     if notebook:
-        from snippetgen.notebook import script_notebook
+        from snippetgen.project.notebook import script_notebook
 
         notebook_json = script_notebook(code, resolved, resolved.command(), dict(resolved.given))
         _write_or_print(notebook_json, output, force=force)
@@ -438,7 +438,7 @@ def render(
         _emit(code, color, code=True)
     else:
         _write_output(output, code, force=force)
-    from snippetgen.lrplot import no_decay_warning
+    from snippetgen.lookup.lrplot import no_decay_warning
 
     warning = no_decay_warning([r.name for r in resolved.recipes], resolved.values)
     if warning:
@@ -451,7 +451,7 @@ def which(
     recipe: Annotated[str, typer.Argument(help="recipe name", autocompletion=complete_recipe)],
 ) -> None:
     """Print the folder a recipe comes from (the last line is the path)."""
-    from snippetgen.userrecipes import where
+    from snippetgen.recipes.userrecipes import where
 
     folder, notes = where(_catalog(quiet=[recipe]), recipe)
     for note in notes:
@@ -469,8 +469,8 @@ def copy(
     ] = None,
 ) -> None:
     """Copy a recipe's folder as the start of your own (DIR/NAME; add DIR to SNIPPETGEN_PATH)."""
-    from snippetgen.catalog import PATH_ENV
-    from snippetgen.userrecipes import copy_recipe, on_path, path_hint
+    from snippetgen.recipes.catalog import PATH_ENV
+    from snippetgen.recipes.userrecipes import copy_recipe, on_path, path_hint
 
     catalog = _catalog(quiet=[recipe])
     target = copy_recipe(catalog, recipe, directory, name)
@@ -511,7 +511,7 @@ def new(
     ] = False,
 ) -> None:
     """Create a training project: new DIR [--with R ...] [--PARAM V ...] [--from ANSWERS]."""
-    from snippetgen.scaffold import (
+    from snippetgen.project.scaffold import (
         build_project,
         check_target,
         next_steps,
@@ -579,14 +579,8 @@ def update(
     update [DIR] [--with R ...] [--without R ...] [--PARAM V ...]. Exit 1 on conflicts."""
     import os
 
-    from snippetgen.update import (
-        apply_update,
-        check_clean,
-        diff_text,
-        lock_project,
-        plan_update,
-        summary,
-    )
+    from snippetgen.project.update import check_clean, diff_text, plan_update, summary
+    from snippetgen.project.update_writing import apply_update, lock_project
 
     if not allow_dirty and directory.is_dir():
         check_clean(directory)
@@ -634,7 +628,7 @@ def update(
 def main() -> None:
     import gc
 
-    from snippetgen import cache
+    from snippetgen.codegen import cache
 
     # One command runs, then the process exits, so what is imported by now (Typer and
     # snippetgen's modules) lives until then: freeze it, and the cyclic collector stops

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT
-from snippetgen import cache, cache_folder, load_catalog, templating, toml_cache
+from snippetgen import load_catalog
+from snippetgen.codegen import cache, cache_folder, templating, toml_cache
+from snippetgen.codegen.rendering import RenderRequest, render
 from snippetgen.errors import RecipeBug
-from snippetgen.rendering import RenderRequest, render
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +79,7 @@ def test_repeated_render_is_served_from_the_cache(renders_dir, monkeypatch):
     first = render(RenderRequest("mixup", {"alpha": 0.3}))
     assert len(entries(renders_dir)) == 1
     monkeypatch.setattr(templating, "render_source", None)  # any real render would crash
-    from snippetgen import codecheck
+    from snippetgen.codegen import codecheck
 
     monkeypatch.setattr(codecheck, "verify", None)
     assert render(RenderRequest("mixup", {"alpha": 0.3})) == first
@@ -254,7 +255,7 @@ def test_prune_removes_stale_entries_and_leftover_temporaries_only(renders_dir):
 
 def test_warm_cli_render_imports_neither_jinja_nor_black(tmp_path):
     # built-in recipes only: with user recipes on the path, `render` also parses their
-    # templates with Jinja (snippetgen.userrecipes.check_templates) before rendering
+    # templates with Jinja (snippetgen.recipes.userrecipes.check_templates) before rendering
     env = {k: v for k, v in os.environ.items() if k != "SNIPPETGEN_PATH"}
     env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
     probe = (
