@@ -1897,7 +1897,7 @@ def channel_cache(p: Probe, tally: Tally) -> None:
         return home, entries[0], entries[1]
 
     home, entry_a, entry_b = p.memo("cache-pristine", pristine)
-    from snippetgen.cache import _TOML_INDEX
+    from snippetgen.codegen.toml_cache import _TOML_INDEX
 
     index = Path("snippetgen") / _TOML_INDEX
 

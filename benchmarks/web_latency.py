@@ -82,9 +82,9 @@ def measure(requests: int = 300, cold_requests: int = 30) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="snippetgen-web-bench-") as cache:
         env = {**os.environ, "XDG_CACHE_HOME": cache}
         os.environ["XDG_CACHE_HOME"] = cache  # this process renders into the same cache
-        from snippetgen.catalog import load_catalog
-        from snippetgen.recipecheck import check_templates
-        from snippetgen.rendering import RenderRequest, plan, render_plan
+        from snippetgen.codegen.rendering import RenderRequest, plan, render_plan
+        from snippetgen.recipes.catalog import load_catalog
+        from snippetgen.recipes.recipecheck import check_templates
 
         catalog = load_catalog()
         proc, conn = _serve(env)

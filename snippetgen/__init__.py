@@ -7,23 +7,23 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from snippetgen.catalog import Catalog, load_catalog
+    from snippetgen.codegen.rendering import RenderRequest, render
     from snippetgen.errors import SnippetgenError
-    from snippetgen.params.schema import Param
-    from snippetgen.recipe import Recipe
-    from snippetgen.rendering import RenderRequest, render
+    from snippetgen.recipes.catalog import Catalog, load_catalog
+    from snippetgen.recipes.params.schema import Param
+    from snippetgen.recipes.recipe import Recipe
 
 __version__ = "0.1.0"
 
 # The public names, each loaded on first use: `snippetgen list` should not pay for the renderer.
 _LAZY = {
-    "Catalog": "snippetgen.catalog",
-    "load_catalog": "snippetgen.catalog",
+    "Catalog": "snippetgen.recipes.catalog",
+    "load_catalog": "snippetgen.recipes.catalog",
     "SnippetgenError": "snippetgen.errors",
-    "Param": "snippetgen.params.schema",
-    "Recipe": "snippetgen.recipe",
-    "RenderRequest": "snippetgen.rendering",
-    "render": "snippetgen.rendering",
+    "Param": "snippetgen.recipes.params.schema",
+    "Recipe": "snippetgen.recipes.recipe",
+    "RenderRequest": "snippetgen.codegen.rendering",
+    "render": "snippetgen.codegen.rendering",
 }
 
 __all__ = [

@@ -11,11 +11,11 @@ from typing import Any
 
 from typer.core import TyperCommand
 
-from snippetgen.recipe import BASE_RECIPE
+from snippetgen.recipes.recipe import BASE_RECIPE
 
 
 def _catalog() -> Any:
-    from snippetgen.catalog import load_catalog
+    from snippetgen.recipes.catalog import load_catalog
 
     return load_catalog()
 
@@ -36,8 +36,8 @@ def complete_feature(incomplete: str) -> list[tuple[str, str]]:
 
 def parameter_options(recipe: str | None, with_: list[str] | None) -> list[tuple[str, str]]:
     """The ``--NAME`` options of a render: the recipe's parameters and its features'."""
+    from snippetgen.codegen.rendering import RenderRequest, plan
     from snippetgen.errors import SnippetgenError
-    from snippetgen.rendering import RenderRequest, plan
 
     try:
         resolved = plan(RenderRequest(recipe or BASE_RECIPE, with_=with_ or []), _catalog())

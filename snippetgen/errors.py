@@ -101,7 +101,7 @@ class RecipeDefinitionError(UserError):
     """A recipe folder whose metadata or templates are malformed."""
 
     def __init__(self, *, path: str, reason: str) -> None:
-        from snippetgen.quoting import escape
+        from snippetgen.codegen.quoting import escape
 
         self.path = path
         super().__init__(f"Broken recipe at {escape(path)}: {escape(reason)}.")  # one line
@@ -122,3 +122,7 @@ class RecipeBug(SnippetgenError):
 
 class ScaffoldError(UserError):
     """A project that cannot be created as asked (one sentence, exit 2)."""
+
+
+class UpdateError(UserError):
+    """An update that cannot run as asked (one sentence, exit 2); nothing was written."""

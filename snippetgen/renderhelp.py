@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from snippetgen.catalog import load_catalog
-from snippetgen.datamodel import BUILTIN_MODELS, DATA_SOURCES, data_model
-from snippetgen.recipe import Recipe
+from snippetgen.recipes.catalog import load_catalog
+from snippetgen.recipes.datamodel import BUILTIN_MODELS, DATA_SOURCES, data_model
+from snippetgen.recipes.recipe import Recipe
 
 if TYPE_CHECKING:
-    from snippetgen.rendering import Plan
+    from snippetgen.codegen.rendering import Plan
 
 NBSP = "\N{NO-BREAK SPACE}"  # joins words that line wrapping must keep together
 
@@ -27,7 +27,7 @@ def render_help(recipe_name: str, data: str | None = None, model: str | None = N
     except ImportError:
         from click.formatting import HelpFormatter  # type: ignore[assignment]
 
-    from snippetgen.rendering import RenderRequest, plan
+    from snippetgen.codegen.rendering import RenderRequest, plan
 
     catalog = load_catalog(names=[recipe_name])
     recipe = catalog.get(recipe_name)
@@ -102,7 +102,7 @@ def param_row(resolved: Plan, name: str, keep: dict[int, int]) -> tuple[str, str
     """A parameter's line of ``render RECIPE --help``: its option and type, then its help,
     default, range and (for another recipe's parameter) the recipe; a short default or range
     keeps ``keep``'s unbreakable spaces."""
-    from snippetgen.params.code import cli_text
+    from snippetgen.recipes.params.code import cli_text
 
     param = resolved.params[name]
     rng = param.range_text()

@@ -15,8 +15,8 @@ from torch.optim.swa_utils import SWALR
 
 from helpers import load_module, read_metrics, run_script, state_equal, write_script
 from snippetgen import load_catalog
+from snippetgen.codegen.rendering import RenderRequest, render
 from snippetgen.errors import ConflictError
-from snippetgen.rendering import RenderRequest, render
 
 # 64 samples in batches of 16, capped at 3 batches: 3 optimizer steps per epoch
 FAST = ["--train-size", "64", "--val-size", "32", "--batch-size", "16", "--max-batches", "3"]

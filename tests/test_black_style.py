@@ -17,12 +17,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from snippetgen import load_catalog
-from snippetgen.codecheck import format_source
-from snippetgen.datamodel import DATA_SOURCES
+from snippetgen.codegen.codecheck import format_source
+from snippetgen.codegen.rendering import RenderRequest, make_header, plan
+from snippetgen.codegen.templating import render_source
 from snippetgen.errors import UserError
-from snippetgen.params.code import call_lines
-from snippetgen.params.literal import py_literal
-from snippetgen.rendering import RenderRequest, make_header, plan, render_source
+from snippetgen.recipes.datamodel import DATA_SOURCES
+from snippetgen.recipes.params.code import call_lines
+from snippetgen.recipes.params.literal import py_literal
 
 CATALOG = load_catalog()
 FEATURES = sorted(r.name for r in CATALOG.features() if r.name != "train")
@@ -121,9 +122,9 @@ def test_argparse_layouts_match_black(count):
 
 @pytest.mark.parametrize("name", sorted(r.name for r in CATALOG))
 def test_tidying_empty_slots_never_changes_the_program(name, monkeypatch):
-    from snippetgen import rendering
+    from snippetgen.codegen import templating
 
-    tidy = rendering._tidy
-    monkeypatch.setattr(rendering, "_tidy", lambda body: body)
+    tidy = templating._tidy
+    monkeypatch.setattr(templating, "_tidy", lambda body: body)
     untidied = raw_render(name)
     assert ast.dump(ast.parse(tidy(untidied))) == ast.dump(ast.parse(untidied))

@@ -5,7 +5,6 @@ Every test points XDG_CACHE_HOME at its own temporary folder.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
@@ -19,12 +18,10 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT
-from snippetgen import cache, load_catalog
+from snippetgen import load_catalog
+from snippetgen.codegen import cache, cache_folder, templating, toml_cache
+from snippetgen.codegen.rendering import RenderRequest, render
 from snippetgen.errors import RecipeBug
-from snippetgen.rendering import RenderRequest, render
-
-# the module behind the package-level `snippetgen.render` function
-render_module = importlib.import_module("snippetgen.rendering")
 
 
 @pytest.fixture(autouse=True)
@@ -81,8 +78,8 @@ def user_recipe(recipes_root):
 def test_repeated_render_is_served_from_the_cache(renders_dir, monkeypatch):
     first = render(RenderRequest("mixup", {"alpha": 0.3}))
     assert len(entries(renders_dir)) == 1
-    monkeypatch.setattr(render_module, "render_source", None)  # any real render would crash
-    from snippetgen import codecheck
+    monkeypatch.setattr(templating, "render_source", None)  # any real render would crash
+    from snippetgen.codegen import codecheck
 
     monkeypatch.setattr(codecheck, "verify", None)
     assert render(RenderRequest("mixup", {"alpha": 0.3})) == first
@@ -204,12 +201,12 @@ def test_safe_to_delete_at_any_time(renders_dir):
 
 def test_location_follows_xdg_and_defaults_to_home_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
-    assert cache.cache_dir() == tmp_path / "x" / "snippetgen" / "renders"
+    assert cache_folder.cache_dir() == tmp_path / "x" / "snippetgen" / "renders"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert cache.cache_dir() == tmp_path / "home" / ".cache" / "snippetgen" / "renders"
+    assert cache_folder.cache_dir() == tmp_path / "home" / ".cache" / "snippetgen" / "renders"
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")  # the XDG spec says: ignore it
-    assert cache.cache_dir() == tmp_path / "home" / ".cache" / "snippetgen" / "renders"
+    assert cache_folder.cache_dir() == tmp_path / "home" / ".cache" / "snippetgen" / "renders"
 
 
 def test_no_cache_switch(renders_dir, monkeypatch):
@@ -238,7 +235,7 @@ def test_prune_keeps_the_most_recently_used(renders_dir):
 
 def test_prune_removes_stale_entries_and_leftover_temporaries_only(renders_dir):
     renders_dir.mkdir(parents=True)
-    month_ago = time.time() - (cache.STALE_DAYS + 1) * 86400
+    month_ago = time.time() - (cache_folder.STALE_DAYS + 1) * 86400
     stale, fresh = renders_dir / f"{1:064x}.py", renders_dir / f"{2:064x}.py"
     old_part, new_part = renders_dir / ".tmp-old.part", renders_dir / ".tmp-new.part"
     for path in (stale, fresh, old_part, new_part):
@@ -258,7 +255,7 @@ def test_prune_removes_stale_entries_and_leftover_temporaries_only(renders_dir):
 
 def test_warm_cli_render_imports_neither_jinja_nor_black(tmp_path):
     # built-in recipes only: with user recipes on the path, `render` also parses their
-    # templates with Jinja (snippetgen.userrecipes.check_templates) before rendering
+    # templates with Jinja (snippetgen.recipes.userrecipes.check_templates) before rendering
     env = {k: v for k, v in os.environ.items() if k != "SNIPPETGEN_PATH"}
     env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
     probe = (
@@ -289,39 +286,39 @@ def test_warm_cli_render_imports_neither_jinja_nor_black(tmp_path):
 @pytest.fixture()
 def fresh_toml_memo(monkeypatch):
     """As if in a new process: nothing parsed yet, nothing to save."""
-    monkeypatch.setattr(cache, "_toml_memo", None)
-    monkeypatch.setattr(cache, "_toml_used", set())
-    monkeypatch.setattr(cache, "_toml_dirty", False)
+    monkeypatch.setattr(toml_cache, "_toml_memo", None)
+    monkeypatch.setattr(toml_cache, "_toml_used", set())
+    monkeypatch.setattr(toml_cache, "_toml_dirty", False)
 
 
 def test_parsed_toml_is_reused_across_runs_and_never_stale(fresh_toml_memo, monkeypatch):
     import tomllib
 
     text = 'name = "x"\nnumbers = [1, 2.5]\n[docs]\nwhen = "always"\n'
-    assert cache.load_toml(text) == tomllib.loads(text)
-    cache.flush()  # what the CLI does on exit
-    index = cache.cache_dir().parent / cache._TOML_INDEX
+    assert toml_cache.load_toml(text) == tomllib.loads(text)
+    toml_cache.flush()  # what the CLI does on exit
+    index = cache_folder.cache_dir().parent / toml_cache._TOML_INDEX
     assert index.is_file()
-    monkeypatch.setattr(cache, "_toml_memo", None)  # a new process
+    monkeypatch.setattr(toml_cache, "_toml_memo", None)  # a new process
 
     def no_parsing(_text):
         raise AssertionError("parsed again")
 
     monkeypatch.setattr(tomllib, "loads", no_parsing)
-    first = cache.load_toml(text)
+    first = toml_cache.load_toml(text)
     assert first == {"name": "x", "numbers": [1, 2.5], "docs": {"when": "always"}}
     first["name"] = "changed by the caller"
-    assert cache.load_toml(text)["name"] == "x"  # callers get their own copy
+    assert toml_cache.load_toml(text)["name"] == "x"  # callers get their own copy
     with pytest.raises(AssertionError, match="parsed again"):
-        cache.load_toml(text.replace('"x"', '"y"'))  # edited text: a new key, parsed afresh
+        toml_cache.load_toml(text.replace('"x"', '"y"'))  # edited text: a new key, parsed afresh
 
 
 def test_a_damaged_toml_index_is_ignored(fresh_toml_memo):
-    index = cache.cache_dir().parent / cache._TOML_INDEX
+    index = cache_folder.cache_dir().parent / toml_cache._TOML_INDEX
     index.parent.mkdir(parents=True)
     index.write_text('{"not": "a table", "truncated": {')
-    assert cache.load_toml("a = 1\n") == {"a": 1}
-    cache.flush()
+    assert toml_cache.load_toml("a = 1\n") == {"a": 1}
+    toml_cache.flush()
     assert json.loads(index.read_text())  # rewritten whole
     assert cache.clear() == 0 and not index.exists()
 
@@ -330,14 +327,14 @@ def test_toml_errors_still_raise_and_are_not_kept(fresh_toml_memo):
     import tomllib
 
     with pytest.raises(tomllib.TOMLDecodeError):
-        cache.load_toml("name = \n")
-    cache.flush()
-    assert not (cache.cache_dir().parent / cache._TOML_INDEX).exists()
+        toml_cache.load_toml("name = \n")
+    toml_cache.flush()
+    assert not (cache_folder.cache_dir().parent / toml_cache._TOML_INDEX).exists()
 
 
 def test_library_use_writes_no_toml_index(fresh_toml_memo):
     load_catalog()
-    assert not (cache.cache_dir().parent / cache._TOML_INDEX).exists()
+    assert not (cache_folder.cache_dir().parent / toml_cache._TOML_INDEX).exists()
 
 
 # --- attacks on the real cache folder, through the real CLI -----------------------------------
@@ -404,7 +401,7 @@ def test_entries_that_are_not_small_regular_files_are_ignored(renders_dir, tmp_p
 
 
 def _index() -> Path:
-    return cache.cache_dir().parent / cache._TOML_INDEX
+    return cache_folder.cache_dir().parent / toml_cache._TOML_INDEX
 
 
 def _tables() -> dict:
@@ -417,7 +414,7 @@ def test_an_edited_or_swapped_parsed_table_is_a_miss(fresh_toml_memo, recipes_ro
     tables = _tables()
     mixup_text = (recipes_root / "mixup" / "recipe.toml").read_text()
     train_text = (recipes_root / "train" / "recipe.toml").read_text()
-    mixup, train = cache._toml_key(mixup_text), cache._toml_key(train_text)
+    mixup, train = toml_cache._toml_key(mixup_text), toml_cache._toml_key(train_text)
     assert {mixup, train} <= set(tables)
     # swap: train's table (and its check) under mixup's key; edit: change train's summary
     tables[mixup] = dict(tables[train])
@@ -428,7 +425,7 @@ def test_an_edited_or_swapped_parsed_table_is_a_miss(fresh_toml_memo, recipes_ro
     again = cli_run("list", "--json")
     assert again.returncode == 0 and again.stdout == listed.stdout
     assert "edited in the cache" not in again.stdout
-    assert cache.load_toml(mixup_text) == tomllib.loads(mixup_text)  # in-process, too
+    assert toml_cache.load_toml(mixup_text) == tomllib.loads(mixup_text)  # in-process, too
     repaired = _tables()  # the next run's save: both parsed again and stored as their own
     assert json.loads(repaired[mixup]["table"])["name"] == "mixup"
     assert json.loads(repaired[train]["table"])["summary"] != "edited in the cache"
@@ -448,7 +445,7 @@ def test_an_index_that_is_not_a_small_regular_file_is_ignored(tmp_path, damage):
     elif damage == "folder":
         index.mkdir()
     else:
-        index.write_text(saved[:-1] + " " * cache._TOML_BUDGET + "}")
+        index.write_text(saved[:-1] + " " * toml_cache._TOML_BUDGET + "}")
     proc = cli_run("list", timeout=60)
     assert proc.returncode == 0 and proc.stdout == listed.stdout and proc.stderr == ""
     if damage != "folder":
@@ -462,36 +459,36 @@ def test_the_index_forgets_huge_edited_deleted_and_unused_recipes(
     meta = user_recipe / "recipe.toml"
     plain = meta.read_text()
     huge = plain + "".join(f"# padding line {i}\n" for i in range(6000))
-    assert len(huge) > cache._TOML_MAX_TEXT
+    assert len(huge) > toml_cache._TOML_MAX_TEXT
     meta.write_text(huge)
     assert cli_run("list").returncode == 0
-    assert cache._toml_key(huge) not in _tables()  # parsed every time, never kept
+    assert toml_cache._toml_key(huge) not in _tables()  # parsed every time, never kept
     assert _index().stat().st_size < 200_000
 
     meta.write_text(plain.replace("Prints a greeting.", "Version one."))
     assert cli_run("list").returncode == 0
-    one = cache._toml_key(meta.read_text())
+    one = toml_cache._toml_key(meta.read_text())
     assert one in _tables() and _tables()[one]["paths"] == [str(meta)]
     meta.write_text(plain.replace("Prints a greeting.", "Version two."))
     assert "Version two." in cli_run("list").stdout
-    two = cache._toml_key(meta.read_text())
+    two = toml_cache._toml_key(meta.read_text())
     assert two in _tables() and one not in _tables()  # the older version of the same file
 
     tables = _tables()
-    for text, age in (("old = 1\n", cache.STALE_DAYS + 1), ("recent = 1\n", 1)):
-        key = cache._toml_key(text)  # read by some other run (another SNIPPETGEN_PATH)
+    for text, age in (("old = 1\n", cache_folder.STALE_DAYS + 1), ("recent = 1\n", 1)):
+        key = toml_cache._toml_key(text)  # read by some other run (another SNIPPETGEN_PATH)
         table = json.dumps(tomllib.loads(text))
         tables[key] = {
             "table": table,
-            "check": cache._toml_check(key, table),
-            "used": cache._today() - age,
+            "check": toml_cache._toml_check(key, table),
+            "used": toml_cache._today() - age,
             "paths": [],
         }
     # last saved yesterday: the first run of a day saves, and so prunes, the index
-    _index().write_text(json.dumps({"pruned": cache._today() - 1, "tables": tables}))
+    _index().write_text(json.dumps({"pruned": toml_cache._today() - 1, "tables": tables}))
     shutil.rmtree(user_recipe)
     assert cli_run("list").returncode == 0
     assert two not in _tables()  # its file is gone
-    assert cache._toml_key("old = 1\n") not in _tables()  # not used for a month
-    assert cache._toml_key("recent = 1\n") in _tables()
-    assert cache._toml_key((recipes_root / "train" / "recipe.toml").read_text()) in _tables()
+    assert toml_cache._toml_key("old = 1\n") not in _tables()  # not used for a month
+    assert toml_cache._toml_key("recent = 1\n") in _tables()
+    assert toml_cache._toml_key((recipes_root / "train" / "recipe.toml").read_text()) in _tables()

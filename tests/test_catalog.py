@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from snippetgen.catalog import builtin_dir, load_catalog
 from snippetgen.errors import UnknownRecipeError
+from snippetgen.recipes.catalog import builtin_dir, load_catalog
 
 FULL = load_catalog()
 

@@ -619,7 +619,7 @@ def test_a_closed_stderr_still_delivers_stdout(tmp_path):
         )
     finally:
         os.close(writer)
-    # the last file `new` lists: the pristine copy's last (see snippetgen.pristine)
+    # the last file `new` lists: the pristine copy's last (see snippetgen.project.pristine)
     assert proc.stdout.splitlines()[-1].startswith("proj/.snippetgen/pristine/.gitignore")
     assert proc.returncode == 141
 
@@ -673,10 +673,10 @@ def test_ctrl_c_while_the_cli_is_imported(tmp_path, how):
 
 MOMENTS = {
     "parsing-arguments": ("snippetgen.usage:OneLineErrors.resolve_command", ["render", "mixup"]),
-    "loading-recipes": ("snippetgen.catalog:load_catalog", ["render", "mixup"]),
-    "rendering": ("snippetgen.codecheck:format_source", ["render", "mixup"]),
+    "loading-recipes": ("snippetgen.recipes.catalog:load_catalog", ["render", "mixup"]),
+    "rendering": ("snippetgen.codegen.codecheck:format_source", ["render", "mixup"]),
     "writing": ("os:fsync", ["render", "mixup", "-o", "train.py"]),
-    "saving-the-cache-on-exit": ("snippetgen.cache:flush", ["render", "mixup"]),
+    "saving-the-cache-on-exit": ("snippetgen.codegen.cache:flush", ["render", "mixup"]),
 }
 
 

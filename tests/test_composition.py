@@ -14,8 +14,8 @@ import torch
 
 from helpers import load_module, read_metrics, write_script
 from snippetgen import load_catalog
+from snippetgen.codegen.rendering import RenderRequest, render
 from snippetgen.errors import ConflictError
-from snippetgen.rendering import RenderRequest, render
 
 CATALOG = load_catalog()
 FEATURES = sorted(r.name for r in CATALOG.features() if r.name != "train")

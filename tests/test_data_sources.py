@@ -546,7 +546,7 @@ def test_names_with_line_breaks_stay_on_one_line(tmp_path):
 def test_csv_without_model_gets_the_mlp(tmp_path):
     """Table rows are not images: `--data csv` alone renders the MLP (and says so in the
     header's command), and the script trains on a CSV as rendered."""
-    from snippetgen.rendering import RenderRequest, render
+    from snippetgen.codegen.rendering import RenderRequest, render
 
     code = render(RenderRequest("train", data="csv"))
     assert code.splitlines()[0].endswith("snippetgen render train --data csv --model mlp")

@@ -83,7 +83,7 @@ def test_importing_the_package_is_light():
         [
             sys.executable,
             "-c",
-            "import sys, snippetgen, snippetgen.rendering, snippetgen.cli; "
+            "import sys, snippetgen, snippetgen.codegen.rendering, snippetgen.cli; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'black', 'torch', 'jinja2', 'pygments'}))",
         ],
         capture_output=True,
@@ -95,10 +95,10 @@ def test_importing_the_package_is_light():
 
 def test_public_names_load_on_first_use():
     import snippetgen
-    import snippetgen.rendering
+    import snippetgen.codegen.rendering
 
-    assert snippetgen.render is snippetgen.rendering.render  # the function, not a module
-    assert snippetgen.RenderRequest is snippetgen.rendering.RenderRequest
+    assert snippetgen.render is snippetgen.codegen.rendering.render  # the function, not a module
+    assert snippetgen.RenderRequest is snippetgen.codegen.rendering.RenderRequest
     assert set(snippetgen.__all__) <= set(dir(snippetgen))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = snippetgen.nope  # type: ignore[attr-defined]
@@ -190,9 +190,15 @@ def test_the_package_has_no_import_circle():
     cycle = import_cycle(graph)
     assert cycle is None, "import circle: " + " -> ".join(cycle or [])
     # the graph is the real one: imports inside functions count, TYPE_CHECKING ones do not
-    assert "snippetgen.recipecheck" in graph["snippetgen.catalog"]  # inside a function
-    assert "snippetgen.params.parse" in graph["snippetgen.params.schema"]  # inside a function
-    assert "snippetgen.params.schema" not in graph["snippetgen.params.parse"]  # type checking
+    assert (
+        "snippetgen.recipes.recipecheck" in graph["snippetgen.recipes.catalog"]
+    )  # inside a function
+    assert (
+        "snippetgen.recipes.params.parse" in graph["snippetgen.recipes.params.schema"]
+    )  # inside a function
+    assert (
+        "snippetgen.recipes.params.schema" not in graph["snippetgen.recipes.params.parse"]
+    )  # type checking
     assert "snippetgen.cli" in graph["snippetgen.launch"]
 
 

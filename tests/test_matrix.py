@@ -9,7 +9,7 @@ import torch
 
 from helpers import image_folder, load_module, read_metrics, write_csv
 from snippetgen import load_catalog
-from snippetgen.rendering import RenderRequest, render
+from snippetgen.codegen.rendering import RenderRequest, render
 
 CATALOG = load_catalog()
 FEATURES = sorted(r.name for r in CATALOG.features() if r.name != "train")

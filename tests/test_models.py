@@ -16,7 +16,8 @@ from torch import nn
 
 from helpers import importable, load_module, read_metrics, run_script
 from snippetgen import RenderRequest, load_catalog, render
-from snippetgen.rendering import make_header, plan, render_source
+from snippetgen.codegen.rendering import make_header, plan
+from snippetgen.codegen.templating import render_source
 
 TINY = ["--epochs", "1", "--train-size", "32", "--val-size", "16", "--batch-size", "16"]
 TINY += ["--image-size", "8"]

@@ -23,9 +23,9 @@ from pyflakes.api import check as pyflakes_check
 from pyflakes.reporter import Reporter
 
 from helpers import TINY, load_module, read_metrics, write_script
-from snippetgen.catalog import load_catalog
-from snippetgen.codecheck import verify
-from snippetgen.scaffold import build_project, package_name
+from snippetgen.codegen.codecheck import verify
+from snippetgen.project.scaffold import build_project, package_name
+from snippetgen.recipes.catalog import load_catalog
 
 CATALOG = load_catalog()
 WANTED = ["checkpoint", "mixup", "label-smoothing", "warmup", "grad-clip"]
@@ -370,7 +370,7 @@ def test_every_compatible_feature_at_once_splits_and_trains_like_the_script(
 ):
     import importlib.util
 
-    from snippetgen.scaffold import build_project, write_project
+    from snippetgen.project.scaffold import build_project, write_project
 
     chosen: list[str] = []
     for recipe in CATALOG.features():
@@ -573,7 +573,7 @@ HOSTILE_NAME = (
 def test_a_hostile_folder_name_stays_in_comments_and_the_project_passes_its_tests(tmp_path):
     """The attack: a line break in the folder name ended the header comment, and the next
     line ran when the project's tests ran."""
-    from snippetgen.quoting import escape
+    from snippetgen.codegen.quoting import escape
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env |= {"OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(tmp_path / "cache")}
@@ -649,7 +649,7 @@ def test_the_script_title_reaches_the_project_as_literals(tmp_path, monkeypatch)
     import shutil
 
     from snippetgen import __version__
-    from snippetgen.scaffold import build_project
+    from snippetgen.project.scaffold import build_project
 
     root = tmp_path / "recipes"
     shutil.copytree(Path(__file__).resolve().parent.parent / "templates" / "train", root / "train")

@@ -96,7 +96,7 @@ def test_the_project_tests_pass_with_the_users_own_data_py(tmp_path, monkeypatch
 
 def test_the_project_templates_are_not_a_recipe():
     """templates/_project (no recipe.toml, a leading "_") is not listed, shown or broken."""
-    from snippetgen.catalog import load_catalog
+    from snippetgen.recipes.catalog import load_catalog
 
     catalog = load_catalog()
     assert "_project" not in catalog.recipes

@@ -8,8 +8,8 @@ from torch import nn
 
 from helpers import load_module, read_metrics, write_script
 from snippetgen import load_catalog
+from snippetgen.codegen.rendering import RenderRequest, render
 from snippetgen.errors import ConflictError
-from snippetgen.rendering import RenderRequest, render
 
 
 class Mixed(nn.Module):

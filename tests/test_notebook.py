@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import load_module, read_metrics, run_script
-from snippetgen.notebook import Cells, is_main_guard, md_code_block, split_cells
+from snippetgen.project.notebook import Cells, is_main_guard, md_code_block, split_cells
 
 TINY = ["--epochs", "2", "--train-size", "64", "--val-size", "32", "--batch-size", "16"]
 
@@ -155,7 +155,7 @@ def test_command_stays_one_line_of_one_code_block(folder, prefix):
     block whose text is the header comment's command, and nothing else leaks out."""
     from markdown_it import MarkdownIt
 
-    from snippetgen.quoting import comment, escape, shell_word
+    from snippetgen.codegen.quoting import comment, escape, shell_word
 
     command = f"snippetgen render train --data-path {shell_word(prefix + '/' + folder)}"
     block = md_code_block(command)
@@ -164,7 +164,7 @@ def test_command_stays_one_line_of_one_code_block(folder, prefix):
     assert tokens[0].content == escape(command) + "\n"
     assert comment(command) == "# " + tokens[0].content.rstrip("\n")
     # and inside the whole markdown cell: still exactly one code block, holding it
-    from snippetgen.notebook import intro
+    from snippetgen.project.notebook import intro
 
     text = intro("T `x`\n# y", command, [], "end")
     fences = [t for t in MarkdownIt("commonmark").parse(text) if t.type == "fence"]
@@ -202,7 +202,7 @@ def test_without_nbformat_one_sentence_and_nothing_written(tmp_path, kind):
 def test_new_notebook_imports_the_package(cli, tmp_path):
     from markdown_it import MarkdownIt
 
-    from snippetgen.quoting import escape, shell_word
+    from snippetgen.codegen.quoting import escape, shell_word
 
     name = "my ``proj``\n<img src=x>"  # a folder name that tries to leave the code block
     project = tmp_path / name

@@ -67,7 +67,7 @@ def test_wheel_renders_from_another_directory(wheel, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     check = subprocess.run(
-        [sys.executable, "-c", "import snippetgen.catalog as c; print(c.builtin_dir())"],
+        [sys.executable, "-c", "import snippetgen.recipes.catalog as c; print(c.builtin_dir())"],
         cwd=elsewhere,
         env=env,
         capture_output=True,

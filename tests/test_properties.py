@@ -30,11 +30,17 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from snippetgen import load_catalog
-from snippetgen.datamodel import DATA_SOURCES, DEFAULT_DATA
+from snippetgen.codegen.rendering import RenderRequest, plan, render
 from snippetgen.errors import UserError
-from snippetgen.params.parse import FLOAT_LIMIT, INT_LIMIT, coerce, parse_cli_args, parse_value
-from snippetgen.params.schema import Param
-from snippetgen.rendering import RenderRequest, plan, render
+from snippetgen.recipes.datamodel import DATA_SOURCES, DEFAULT_DATA
+from snippetgen.recipes.params.parse import (
+    FLOAT_LIMIT,
+    INT_LIMIT,
+    coerce,
+    parse_cli_args,
+    parse_value,
+)
+from snippetgen.recipes.params.schema import Param
 
 CATALOG = load_catalog()
 RECIPES = [r.name for r in CATALOG]
@@ -504,7 +510,7 @@ def test_schema_strategy_covers_the_bounds():
 # --- every other channel from outside into generated files -------------------------------------
 #
 # Folder names, the echoed command line, answers-file values and recipe metadata reach
-# generated files only through snippetgen.quoting (or are refused with one sentence). Each
+# generated files only through snippetgen.codegen.quoting (or are refused with one sentence). Each
 # test below feeds one channel text holding every character that can end a line for some
 # reader (Python's tokenizer, str.splitlines, black), quotes, triple quotes, backslashes,
 # shell and template syntax, and checks the files that come out.
@@ -592,7 +598,7 @@ def _one_printable_line(text: str) -> bool:
 def test_a_comment_is_one_line_for_every_reader(text):
     import tokenize
 
-    from snippetgen.quoting import comment
+    from snippetgen.codegen.quoting import comment
 
     line = comment(text)
     assert _one_printable_line(line)
@@ -609,8 +615,8 @@ def test_a_comment_is_one_line_for_every_reader(text):
 @settings(max_examples=200, **SETTINGS)
 @given(text=hostile_text)
 def test_a_docstring_literal_is_exact_and_black_keeps_it(text):
-    from snippetgen.codecheck import verify
-    from snippetgen.quoting import docstring
+    from snippetgen.codegen.codecheck import verify
+    from snippetgen.codegen.quoting import docstring
 
     tree = ast.parse(docstring(text))
     assert len(tree.body) == 1 and tree.body[0].value.value == text  # type: ignore[attr-defined]
@@ -627,7 +633,7 @@ def test_a_docstring_literal_is_exact_and_black_keeps_it(text):
 def test_a_toml_string_round_trips(text):
     import tomllib
 
-    from snippetgen.quoting import toml_string
+    from snippetgen.codegen.quoting import toml_string
 
     value = toml_string(text)
     assert _one_printable_line(value)
@@ -641,7 +647,7 @@ def test_a_shell_word_reads_back_as_the_same_bytes_in_bash(name):
     import shutil
     import subprocess
 
-    from snippetgen.quoting import shell_word
+    from snippetgen.codegen.quoting import shell_word
 
     if shutil.which("bash") is None:
         pytest.skip("no bash")
@@ -658,7 +664,7 @@ def test_a_shell_word_reads_back_as_the_same_bytes_in_bash(name):
 def test_the_echoed_command_stays_in_its_comment_line(command):
     """render(..., command=TEXT), the library's way to set the header: any text at all."""
     from snippetgen import __version__
-    from snippetgen.quoting import comment
+    from snippetgen.codegen.quoting import comment
 
     benign = render(RenderRequest("one-hot"), CATALOG, command="snippetgen render one-hot")
     code = render(RenderRequest("one-hot"), CATALOG, command=command)
@@ -675,7 +681,7 @@ def test_a_folder_name_gives_a_safe_package_name_or_one_sentence(name):
     import keyword
     import sys
 
-    from snippetgen.scaffold import ScaffoldError, package_name
+    from snippetgen.project.scaffold import ScaffoldError, package_name
 
     try:
         package = package_name(Path("/tmp") / name)
@@ -688,7 +694,7 @@ def test_a_folder_name_gives_a_safe_package_name_or_one_sentence(name):
 
 @pytest.fixture(scope="module")
 def benign_project(tmp_path_factory):
-    from snippetgen.scaffold import build_project
+    from snippetgen.project.scaffold import build_project
 
     return build_project(
         CATALOG, tmp_path_factory.mktemp("b") / "benign", with_=["checkpoint"], package="proj"
@@ -698,7 +704,7 @@ def benign_project(tmp_path_factory):
 def _check_project_against(project, benign, name: str) -> None:
     import tomllib
 
-    from snippetgen.quoting import escape
+    from snippetgen.codegen.quoting import escape
 
     assert project.files.keys() == benign.files.keys()
     for path, text in project.files.items():
@@ -722,14 +728,14 @@ def _check_project_against(project, benign, name: str) -> None:
 
 @pytest.mark.parametrize("name", HOSTILE_FOLDERS, ids=range(len(HOSTILE_FOLDERS)))
 def test_hostile_folder_names_change_only_the_header_comment(benign_project, tmp_path, name):
-    from snippetgen.scaffold import build_project
+    from snippetgen.project.scaffold import build_project
 
     project = build_project(CATALOG, tmp_path / name, with_=["checkpoint"], package="proj")
     _check_project_against(project, benign_project, name)
 
 
 def test_random_folder_names_change_only_the_header_comment(benign_project, tmp_path):
-    from snippetgen.scaffold import build_project
+    from snippetgen.project.scaffold import build_project
 
     @settings(max_examples=4, **SETTINGS)
     @given(name=folder_names)
@@ -742,7 +748,7 @@ def test_random_folder_names_change_only_the_header_comment(benign_project, tmp_
 
 def test_answers_values_round_trip_and_stay_literals(probe_catalog, tmp_path):
     """A free-form str value travels: command line -> answers file -> a re-created project."""
-    from snippetgen.scaffold import ANSWERS_FILE, build_project, read_answers
+    from snippetgen.project.scaffold import ANSWERS_FILE, build_project, read_answers
 
     _, catalog = probe_catalog
     param = catalog.get("str-feature").param("run-name")
@@ -788,7 +794,7 @@ def test_answers_values_round_trip_and_stay_literals(probe_catalog, tmp_path):
     )
 )
 def test_any_answers_file_is_read_or_refused_in_one_sentence(tmp_path_factory, text):
-    from snippetgen.scaffold import ScaffoldError, read_answers
+    from snippetgen.project.scaffold import ScaffoldError, read_answers
 
     path = tmp_path_factory.mktemp("answers") / "answers.toml"
     path.write_bytes(text.encode("utf-8", "surrogatepass"))  # lone surrogates: invalid UTF-8
@@ -824,7 +830,7 @@ def test_recipe_metadata_reaches_code_only_as_literals_or_is_refused(tmp_path_fa
     """Titles, summaries, tags, aliases, choices and help texts of a user recipe: a recipe
     holding a line break or control character is skipped with one sentence; any other text
     leaves the rendered program as it is but for its string literals."""
-    from snippetgen.quoting import toml_string
+    from snippetgen.codegen.quoting import toml_string
 
     def catalog_for(**fields: str):
         root = tmp_path_factory.mktemp("meta")
@@ -905,7 +911,7 @@ SAFE_PATTERNS = [
 
 
 def test_slow_patterns_are_refused_and_usual_ones_kept():
-    from snippetgen.safepattern import pattern_problem
+    from snippetgen.recipes.safepattern import pattern_problem
 
     for pattern in REDOS:
         assert pattern_problem(pattern) is not None, pattern
@@ -946,7 +952,7 @@ def test_every_accepted_pattern_matches_in_linear_time(pattern, unit, last):
     import re
     import time
 
-    from snippetgen.safepattern import pattern_problem
+    from snippetgen.recipes.safepattern import pattern_problem
 
     if pattern_problem(pattern) is not None:
         return

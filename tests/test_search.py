@@ -14,8 +14,9 @@ import sys
 import pytest
 
 from helpers import ROOT
-from snippetgen.catalog import load_catalog
-from snippetgen.lookup import search, stem, terms
+from snippetgen.lookup.search import search
+from snippetgen.lookup.terms import stem, terms
+from snippetgen.recipes.catalog import load_catalog
 
 QUERIES = [
     # natural English phrasings

@@ -17,14 +17,15 @@ import pytest
 import torch
 
 from helpers import load_module, read_metrics, write_script
-from snippetgen import lrplot
-from snippetgen.catalog import load_catalog
-from snippetgen.cheatsheet import CODE_LINES, cheatsheet, essential_code, key_code
-from snippetgen.condense import Block, condense, join
-from snippetgen.params.code import cli_text
-from snippetgen.rendering import RenderRequest, _context, plan
-from snippetgen.template_env import make_env
-from snippetgen.template_text import expand, macros, structure_problems
+from snippetgen.codegen.rendering import RenderRequest, plan
+from snippetgen.codegen.template_env import make_env
+from snippetgen.codegen.template_text import expand, macros, structure_problems
+from snippetgen.codegen.templating import _context
+from snippetgen.lookup import lrplot
+from snippetgen.lookup.cheatsheet import CODE_LINES, cheatsheet, essential_code, key_code
+from snippetgen.lookup.condense import Block, condense, join
+from snippetgen.recipes.catalog import load_catalog
+from snippetgen.recipes.params.code import cli_text
 
 CATALOG = load_catalog()
 RECIPES = sorted(CATALOG.recipes)

@@ -1,4 +1,4 @@
-"""One slot table (snippetgen.slots) drives the skeleton, `show` and the docs.
+"""One slot table (snippetgen.codegen.slots) drives the skeleton, `show` and the docs.
 
 - the docs' slot table is the table, and the skeleton uses every slot of it and no other,
   an expression slot inside the statement `show` puts its code in;
@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 from jinja2 import Environment, nodes
 
-from snippetgen import cheatsheet
-from snippetgen.catalog import load_catalog
+from snippetgen.codegen.rendering import RenderRequest, make_header, plan
+from snippetgen.codegen.slots import SLOTS, markdown_table
+from snippetgen.codegen.templating import render_source
 from snippetgen.errors import RecipeBug
-from snippetgen.rendering import RenderRequest, make_header, plan, render_source
-from snippetgen.slots import SLOTS, markdown_table
+from snippetgen.lookup import cheatsheet
+from snippetgen.recipes.catalog import load_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 SKELETON = ROOT / "templates" / "train" / "feature.py.j2"
@@ -62,7 +63,7 @@ def test_docs_slot_table_is_the_slot_table():
     found = re.search(r"<!-- slot table:[^\n]*-->\n(.*?)<!-- end of slot table -->", text, re.S)
     assert found, "docs/writing-recipes.md lost its slot table markers"
     assert found[1] == markdown_table(), (
-        "docs/writing-recipes.md's slot table is stale: paste `python -m snippetgen.slots`"
+        "docs/writing-recipes.md's slot table is stale: paste `python -m snippetgen.codegen.slots`"
     )
     for name in SLOTS:
         assert f"| `{name}` |" in found[1]

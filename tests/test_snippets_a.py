@@ -22,8 +22,8 @@ from torch import nn
 
 from helpers import import_or_skip, load, pyflakes_messages, render_code, run_script, write_script
 from snippetgen import load_catalog
-from snippetgen.cheatsheet import cheatsheet
 from snippetgen.errors import ParamValueError
+from snippetgen.lookup.cheatsheet import cheatsheet
 
 SNIPPETS = [
     "env-info",

@@ -18,7 +18,7 @@ import textwrap
 import pytest
 
 from snippetgen import load_catalog
-from snippetgen.rendering import RenderRequest, render
+from snippetgen.codegen.rendering import RenderRequest, render
 
 CATALOG = load_catalog()
 

@@ -1,4 +1,4 @@
-"""The Jinja subset of snippetgen.template_text gives Jinja's own text.
+"""The Jinja subset of snippetgen.codegen.template_text gives Jinja's own text.
 
 `show` prints a recipe's essential code without importing Jinja: template_text reads the
 templates itself (a feature's slot macros, a snippet's whole script). These tests render
@@ -24,13 +24,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from snippetgen import cheatsheet
-from snippetgen.catalog import BASE_RECIPE, load_catalog
-from snippetgen.datamodel import DEFAULT_DATA
-from snippetgen.recipe import Recipe, template_file
-from snippetgen.rendering import Plan, RenderRequest, _context, plan
-from snippetgen.template_env import Code, make_env
-from snippetgen.template_text import expand, macros, structure_problems
+from snippetgen.codegen.rendering import Plan, RenderRequest, plan
+from snippetgen.codegen.template_env import Code, make_env
+from snippetgen.codegen.template_text import expand, macros, structure_problems
+from snippetgen.codegen.templating import _context
+from snippetgen.lookup import cheatsheet
+from snippetgen.recipes.catalog import BASE_RECIPE, load_catalog
+from snippetgen.recipes.datamodel import DEFAULT_DATA
+from snippetgen.recipes.recipe import Recipe, template_file
 
 CATALOG = load_catalog()
 

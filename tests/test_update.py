@@ -90,8 +90,8 @@ def squeezed(path: Path) -> str:
 
 def test_new_keeps_a_pristine_copy_and_records_recipe_hashes(generated):
     from snippetgen import __version__
-    from snippetgen.catalog import load_catalog
-    from snippetgen.pristine import recipe_hash
+    from snippetgen.project.pristine import recipe_hash
+    from snippetgen.recipes.catalog import load_catalog
 
     copy = generated / ".snippetgen" / "pristine"
     files = {p for p in tree(generated) if not p.startswith(".snippetgen")} - {".snippetgen.toml"}
@@ -295,7 +295,7 @@ def test_refusals_are_one_sentence_and_touch_nothing(project, cli, tmp_path, mon
 
 
 def test_a_second_update_of_the_same_folder_is_refused(project, cli):
-    from snippetgen.update import lock_project
+    from snippetgen.project.update_writing import lock_project
 
     before = tree(project)
     held = lock_project(project)  # as an update that is running holds it

@@ -543,7 +543,7 @@ def test_the_tag_scanner_agrees_with_the_regular_expression_it_replaces():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from snippetgen.template_text import _tags, structure_problems
+    from snippetgen.codegen.template_text import _tags, structure_problems
 
     old = re.compile(
         r"\{%(?P<block_sign>[-+]?)\s*(?P<statement>.*?)\s*(?P<block_end>[-+]?)%\}"

@@ -21,7 +21,7 @@ import_or_skip("httpx")
 
 from starlette.testclient import TestClient  # noqa: E402
 
-from snippetgen.catalog import load_catalog  # noqa: E402
+from snippetgen.recipes.catalog import load_catalog  # noqa: E402
 from snippetgen.web.app import create_app  # noqa: E402
 from snippetgen.web.selection import MAX_QUERY_BYTES  # noqa: E402
 
@@ -92,7 +92,7 @@ def _alert(page: str) -> str:
 
 
 def test_schedule_pages_draw_the_curve_for_the_values_asked(client: TestClient) -> None:
-    from snippetgen.lrplot import lr_curve
+    from snippetgen.lookup.lrplot import lr_curve
 
     page = client.get("/recipe/warmup", params={"epochs": "12", "warmup-epochs": "3"}).text
     svg = re.search(r"<svg .*?</svg>", page, re.S)
@@ -137,7 +137,7 @@ def test_conflicting_features_are_disabled_with_the_reason(client: TestClient) -
 
 
 def test_the_form_holds_every_parameter_of_the_selection(client: TestClient) -> None:
-    from snippetgen.rendering import RenderRequest, plan
+    from snippetgen.codegen.rendering import RenderRequest, plan
 
     resolved = plan(RenderRequest("mixup", with_=["warmup"]), CATALOG)
     page = client.get("/compose", params=[("recipe", "mixup"), ("with", "warmup")]).text

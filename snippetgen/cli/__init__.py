@@ -21,7 +21,7 @@ __all__ = ["app", "main"]
 def main() -> None:
     import gc
 
-    from snippetgen import cache
+    from snippetgen.codegen import cache
 
     # One command runs, then the process exits, so what is imported by now (Typer and
     # snippetgen's modules) lives until then: freeze it, and the cyclic collector stops

@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from snippetgen.catalog import Catalog, load_catalog
-from snippetgen.datamodel import (
+from snippetgen.errors import SnippetgenError, UserError
+from snippetgen.output import Color, highlight, use_color
+from snippetgen.recipes.catalog import Catalog, load_catalog
+from snippetgen.recipes.datamodel import (
     BUILTIN_MODELS,
     DATA_SOURCES,
     DEFAULT_DATA,
     DEFAULT_MODEL,
 )
-from snippetgen.errors import SnippetgenError, UserError
-from snippetgen.output import Color, highlight, use_color
 from snippetgen.usage import OneLineErrors
 
 if TYPE_CHECKING:  # rendering is imported by the commands that render
@@ -83,7 +83,7 @@ def load_recipes(quiet: Iterable[str | None] = (), *, only: Iterable[str] | None
         if id(problem) not in hush:
             err(f"warning: skipped: {problem}")
     if sys.stderr.isatty():  # a hint for people; scripts see the override in `list`/`which`
-        from snippetgen.userrecipes import override_notes
+        from snippetgen.recipes.userrecipes import override_notes
 
         for note in override_notes(catalog):
             err(note)
@@ -129,7 +129,7 @@ def notebook_format(fmt: str | None, output: Path | None) -> bool:
         fmt is None and output is not None and output.suffix.lower() == ".ipynb"
     )
     if wanted:
-        from snippetgen.notebook import require_nbformat
+        from snippetgen.project.notebook import require_nbformat
 
         require_nbformat()
     return wanted

@@ -5,12 +5,12 @@ from typing import Annotated
 
 import typer
 
-from snippetgen.catalog import Catalog
 from snippetgen.cli.base import app, emit, err, guard, load_recipes, wrapped_rows
 from snippetgen.completion import RecipeCommand, complete_recipe
 from snippetgen.errors import UserError
 from snippetgen.output import Color, use_color
-from snippetgen.recipe import BUILT_IN, Recipe
+from snippetgen.recipes.catalog import Catalog
+from snippetgen.recipes.recipe import BUILT_IN, Recipe
 
 
 @app.command("list")
@@ -72,7 +72,7 @@ def search(
     limit: Annotated[int, typer.Option("--limit", min=1, help="at most this many results")] = 5,
 ) -> None:
     """Find recipes by name, alias, tag and description, best match first."""
-    from snippetgen.lookup import search as run_search
+    from snippetgen.lookup.search import search as run_search
 
     text = " ".join(query)
     hits = run_search(load_recipes(), text, limit=limit)
@@ -110,8 +110,8 @@ def show(
     Parameters given as --NAME VALUE are shown in the code (and, for warmup and
     lr-schedule, in the learning-rate curve): show warmup --warmup-epochs 3 --epochs 20.
     """
-    from snippetgen.cheatsheet import cheatsheet
-    from snippetgen.rendering import RenderRequest, plan
+    from snippetgen.codegen.rendering import RenderRequest, plan
+    from snippetgen.lookup.cheatsheet import cheatsheet
 
     catalog = load_recipes(quiet=[recipe])
     found = catalog.get(recipe)

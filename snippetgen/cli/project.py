@@ -49,7 +49,7 @@ def new(
     ] = False,
 ) -> None:
     """Create a training project: new DIR [--with R ...] [--PARAM V ...] [--from ANSWERS]."""
-    from snippetgen.scaffold import (
+    from snippetgen.project.scaffold import (
         build_project,
         check_target,
         next_steps,
@@ -115,7 +115,7 @@ def update(
 ) -> None:
     """Re-render a project and merge the changes into your edited files (git merge-file):
     update [DIR] [--with R ...] [--without R ...] [--PARAM V ...]. Exit 1 on conflicts."""
-    from snippetgen.update import check_clean, plan_update
+    from snippetgen.project.update import check_clean, plan_update
 
     if not allow_dirty and directory.is_dir():
         check_clean(directory)
@@ -142,7 +142,7 @@ def _project_lock(directory: Path, *, hold: bool) -> Iterator[None]:
     """Hold the project's lock (an existing folder, when `hold`) while the block runs."""
     import os
 
-    from snippetgen.update import lock_project
+    from snippetgen.project.update_writing import lock_project
 
     held = lock_project(directory) if hold and directory.is_dir() else None
     try:
@@ -154,7 +154,7 @@ def _project_lock(directory: Path, *, hold: bool) -> Iterator[None]:
 
 def _print_plan(plan: Any, *, diff: bool) -> None:
     """The warnings and notes (stderr), then a line per file (stdout), with --diff its diff."""
-    from snippetgen.update import diff_text
+    from snippetgen.project.update import diff_text
 
     for warning in plan.warnings:
         err(f"warning: {warning}")
@@ -168,7 +168,8 @@ def _print_plan(plan: Any, *, diff: bool) -> None:
 
 
 def _apply(plan: Any, directory: Path, *, dry_run: bool) -> None:
-    from snippetgen.update import apply_update, summary
+    from snippetgen.project.update import summary
+    from snippetgen.project.update_writing import apply_update
 
     counts = ", ".join(f"{n} {a}" for a, n in summary(plan).items() if n)
     if dry_run:

@@ -15,7 +15,7 @@ def which(
     recipe: Annotated[str, typer.Argument(help="recipe name", autocompletion=complete_recipe)],
 ) -> None:
     """Print the folder a recipe comes from (the last line is the path)."""
-    from snippetgen.userrecipes import where
+    from snippetgen.recipes.userrecipes import where
 
     folder, notes = where(load_recipes(quiet=[recipe]), recipe)
     for note in notes:
@@ -33,8 +33,8 @@ def copy(
     ] = None,
 ) -> None:
     """Copy a recipe's folder as the start of your own (DIR/NAME; add DIR to SNIPPETGEN_PATH)."""
-    from snippetgen.catalog import PATH_ENV
-    from snippetgen.userrecipes import copy_recipe, on_path, path_hint
+    from snippetgen.recipes.catalog import PATH_ENV
+    from snippetgen.recipes.userrecipes import copy_recipe, on_path, path_hint
 
     catalog = load_recipes(quiet=[recipe])
     target = copy_recipe(catalog, recipe, directory, name)

@@ -17,11 +17,11 @@ from snippetgen.cli.base import (
     notebook_format,
 )
 from snippetgen.completion import RecipeCommand, complete_feature, complete_recipe
-from snippetgen.datamodel import (
-    data_model,
-)
 from snippetgen.errors import OverwriteError, UserError
 from snippetgen.output import Color, atomic_write, check_output
+from snippetgen.recipes.datamodel import (
+    data_model,
+)
 
 
 def _write_output(output: Path, code: str, *, force: bool) -> None:
@@ -79,7 +79,7 @@ def render(
     show_help: Annotated[bool, typer.Option("--help", "-h", help="show parameters")] = False,
 ) -> None:
     """Render a recipe into a runnable script: render RECIPE [--PARAM V ...] [--with R ...]."""
-    from snippetgen.rendering import RenderRequest, plan, render_plan
+    from snippetgen.codegen.rendering import RenderRequest, plan, render_plan
 
     if recipe is None or recipe.startswith("-"):
         if show_help or recipe is None:
@@ -91,7 +91,7 @@ def render(
 
         typer.echo(render_help(recipe, data, model), nl=False)
         return
-    from snippetgen.recipecheck import check_templates
+    from snippetgen.recipes.recipecheck import check_templates
 
     notebook = notebook_format(fmt, output)
     with_ = with_ or []
@@ -104,7 +104,7 @@ def render(
         check_output(output, force=force)  # before the render: no work for a refused FILE
     code = render_plan(resolved)
     if notebook:
-        from snippetgen.notebook import script_notebook
+        from snippetgen.project.notebook import script_notebook
 
         notebook_json = script_notebook(code, resolved, resolved.command(), dict(resolved.given))
         _write_or_print(notebook_json, output, force=force)
@@ -112,7 +112,7 @@ def render(
         emit(code, color, code=True)
     else:
         _write_output(output, code, force=force)
-    from snippetgen.lrplot import no_decay_warning
+    from snippetgen.lookup.lrplot import no_decay_warning
 
     warning = no_decay_warning([r.name for r in resolved.recipes], resolved.values)
     if warning:

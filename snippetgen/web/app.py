@@ -26,8 +26,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from snippetgen.catalog import Catalog, load_catalog
 from snippetgen.errors import RecipeBug, SnippetgenError, UnknownRecipeError
+from snippetgen.recipes.catalog import Catalog, load_catalog
 from snippetgen.web import views
 from snippetgen.web.selection import (
     MAX_FIELDS,

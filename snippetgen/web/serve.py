@@ -8,8 +8,8 @@ import socket
 import sys
 from collections.abc import Callable
 
-from snippetgen.catalog import Catalog
 from snippetgen.errors import UserError
+from snippetgen.recipes.catalog import Catalog
 
 DEFAULT_HOST = "127.0.0.1"
 

@@ -1,8 +1,8 @@
 """What each page and download of the web composer holds, computed without a web framework.
 
-Every render goes through the CLI's own steps: :func:`snippetgen.rendering.plan` (the values
+Every render goes through the CLI's own steps: :func:`snippetgen.codegen.rendering.plan` (the values
 are the CLI's ``--NAME VALUE`` words, so a bad value gets the CLI's sentence), the render
-cache and code checks of :func:`snippetgen.rendering.render_plan`, the notebook of ``render
+cache and code checks of :func:`snippetgen.codegen.rendering.render_plan`, the notebook of ``render
 --format ipynb`` and the in-memory project of ``new``. A downloaded ``.py`` is byte for byte
 what ``snippetgen render`` prints for the same selection.
 """
@@ -17,19 +17,19 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from snippetgen.catalog import Catalog
-from snippetgen.datamodel import BUILTIN_MODELS, DATA_SOURCES, DEFAULT_DATA
 from snippetgen.errors import (
     MissingValueError,
     ParamValueError,
     SnippetgenError,
     UnknownParamError,
 )
-from snippetgen.recipe import BASE_RECIPE, Recipe
+from snippetgen.recipes.catalog import Catalog
+from snippetgen.recipes.datamodel import BUILTIN_MODELS, DATA_SOURCES, DEFAULT_DATA
+from snippetgen.recipes.recipe import BASE_RECIPE, Recipe
 from snippetgen.web.selection import DATA_KEY, MODEL_KEY, PROJECT_KEY, Selection, SelectionError
 
 if TYPE_CHECKING:
-    from snippetgen.rendering import Plan
+    from snippetgen.codegen.rendering import Plan
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # every entry's date: the same selection gives the same zip
 
@@ -93,7 +93,7 @@ def recipe_rows(recipes: Iterable[Recipe]) -> list[dict[str, Any]]:
 
 def search_rows(catalog: Catalog, query: str, limit: int = 10) -> list[dict[str, Any]]:
     """The CLI's `search` ranking (English and Chinese); an empty query lists every recipe."""
-    from snippetgen.lookup import search
+    from snippetgen.lookup.search import search
 
     if not query.strip():
         return recipe_rows(catalog)
@@ -159,9 +159,9 @@ def code_css() -> str:
 def sheet(catalog: Catalog, selection: Selection) -> dict[str, Any]:
     """A recipe's cheat sheet: what, when, pitfalls, parameters, the essential code, and for a
     schedule the learning-rate curve (for the values in `selection`, like `show`)."""
-    from snippetgen.cheatsheet import LR_CURVE_RECIPES, key_code, shown_values
-    from snippetgen.params.code import cli_text
-    from snippetgen.rendering import RenderRequest, plan
+    from snippetgen.codegen.rendering import RenderRequest, plan
+    from snippetgen.lookup.cheatsheet import LR_CURVE_RECIPES, key_code, shown_values
+    from snippetgen.recipes.params.code import cli_text
 
     recipe = catalog.get(selection.recipe)
     values = plan(RenderRequest(recipe.name, args=selection.args()), catalog).values
@@ -170,7 +170,7 @@ def sheet(catalog: Catalog, selection: Selection) -> dict[str, Any]:
     chart = caption = ""
     curve_fields: list[tuple[str, str]] = []
     if recipe.name in LR_CURVE_RECIPES and "lr" in shown and "epochs" in shown:
-        from snippetgen.lrplot import lr_curve
+        from snippetgen.lookup.lrplot import lr_curve
         from snippetgen.web.svg import lr_chart
 
         rates, caption = lr_curve(recipe.name, shown)
@@ -210,7 +210,7 @@ def sheet(catalog: Catalog, selection: Selection) -> dict[str, Any]:
 
 
 def _request(selection: Selection, *, with_values: bool) -> Any:
-    from snippetgen.rendering import RenderRequest
+    from snippetgen.codegen.rendering import RenderRequest
 
     data_model: dict[str, Any] = {}
     if selection.data:
@@ -227,7 +227,7 @@ def _request(selection: Selection, *, with_values: bool) -> Any:
 
 def resolve(catalog: Catalog, selection: Selection, *, with_values: bool = True) -> Plan:
     """The plan of a selection (without its values: the recipes and their defaults)."""
-    from snippetgen.rendering import plan
+    from snippetgen.codegen.rendering import plan
 
     return plan(_request(selection, with_values=with_values), catalog)
 
@@ -257,7 +257,7 @@ def features(catalog: Catalog, selection: Selection) -> list[Feature]:
 
 def fields(structure: Plan, selection: Selection) -> list[Field]:
     """A form field for each parameter of the plan, holding the user's text or the default."""
-    from snippetgen.params.code import cli_text
+    from snippetgen.recipes.params.code import cli_text
 
     out = []
     for name, param in structure.params.items():
@@ -318,9 +318,9 @@ def composer(catalog: Catalog, selection: Selection) -> dict[str, Any]:
 def preview(catalog: Catalog, selection: Selection, *, cached_only: bool = False) -> Preview | None:
     """The selection rendered as the CLI renders it, with the CLI's command; with
     `cached_only`, None unless the render cache holds it (then nothing is rendered)."""
-    from snippetgen.lrplot import no_decay_warning
-    from snippetgen.recipecheck import check_templates
-    from snippetgen.rendering import cached_render, render_plan
+    from snippetgen.codegen.rendering import cached_render, render_plan
+    from snippetgen.lookup.lrplot import no_decay_warning
+    from snippetgen.recipes.recipecheck import check_templates
 
     resolved = resolve(catalog, selection)
     check_templates(resolved.recipes)
@@ -353,8 +353,8 @@ def download_script(catalog: Catalog, selection: Selection) -> Download:
 
 
 def download_notebook(catalog: Catalog, selection: Selection) -> Download:
-    from snippetgen.notebook import require_nbformat, script_notebook
-    from snippetgen.rendering import render_plan
+    from snippetgen.codegen.rendering import render_plan
+    from snippetgen.project.notebook import require_nbformat, script_notebook
 
     require_nbformat()
     resolved = resolve(catalog, selection)
@@ -366,7 +366,7 @@ def download_notebook(catalog: Catalog, selection: Selection) -> Download:
 
 def project_files(catalog: Catalog, selection: Selection) -> dict[str, str]:
     """The files `snippetgen new PROJECT --with ...` would write, rendered in memory only."""
-    from snippetgen.scaffold import build_project
+    from snippetgen.project.scaffold import build_project
 
     target = catalog.get(selection.recipe)
     project = build_project(

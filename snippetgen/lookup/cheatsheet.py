@@ -14,13 +14,13 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
-from snippetgen.catalog import BASE_RECIPE, Catalog
-from snippetgen.codecheck import LINE_LENGTH
-from snippetgen.condense import Block, condense, join
-from snippetgen.params.code import cli_text
-from snippetgen.recipe import BUILT_IN, Recipe, template_file
-from snippetgen.slots import SLOTS
-from snippetgen.template_text import expand, macros
+from snippetgen.codegen.codecheck import LINE_LENGTH
+from snippetgen.codegen.slots import SLOTS
+from snippetgen.codegen.template_text import expand, macros
+from snippetgen.lookup.condense import Block, condense, join
+from snippetgen.recipes.catalog import BASE_RECIPE, Catalog
+from snippetgen.recipes.params.code import cli_text
+from snippetgen.recipes.recipe import BUILT_IN, Recipe, template_file
 
 CODE_LINES = 40  # the most lines of code a cheat sheet shows; `render` prints all of it
 LR_CURVE_RECIPES = ("warmup", "lr-schedule")
@@ -134,7 +134,7 @@ def key_code(
     recipe: Recipe, values: Mapping[str, Any] | None = None, budget: int = CODE_LINES
 ) -> tuple[str, bool]:
     """The essential code shortened to its key lines (at most `budget` lines; see
-    snippetgen.condense), and whether anything was left out."""
+    snippetgen.lookup.condense), and whether anything was left out."""
     blocks, blank_lines, used = _blocks(recipe, values)
     if len(join(blocks, blank_lines).splitlines()) > budget:
         blank_lines = 1  # one blank line between a snippet's functions saves a few
@@ -166,7 +166,7 @@ def _parameters(recipe: Recipe, values: Mapping[str, Any]) -> list[str]:
 def _lr_section(recipe: Recipe, values: Mapping[str, Any]) -> list[str]:
     if recipe.name not in LR_CURVE_RECIPES or "lr" not in values or "epochs" not in values:
         return []
-    from snippetgen.lrplot import lr_curve, no_decay_warning, text_plot
+    from snippetgen.lookup.lrplot import lr_curve, no_decay_warning, text_plot
 
     rates, caption = lr_curve(recipe.name, values)
     if rates is None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from snippetgen.errors import ScaffoldError
 
 if TYPE_CHECKING:
-    from snippetgen.scaffold import Project
+    from snippetgen.project.scaffold import Project
 
 
 def check_target(directory: Path) -> None:
@@ -22,20 +22,9 @@ def check_target(directory: Path) -> None:
 
     from snippetgen.output import is_abandoned_temp, kind_of
 
-    try:
-        mode = directory.lstat().st_mode
-    except FileNotFoundError:
+    mode = _target_mode(directory)
+    if mode is None:
         return
-    except NotADirectoryError:
-        blocker = next(
-            (f for f in reversed(directory.parents) if f.exists() and not f.is_dir()), None
-        )
-        raise ScaffoldError(
-            f"Cannot create {directory}: {blocker or 'a folder on its path'} is not a folder; "
-            "nothing was written."
-        ) from None
-    except OSError as exc:  # a name too long, no permission
-        raise ScaffoldError(f"Cannot create {directory}: {exc.strerror or exc}.") from None
     if not stat.S_ISDIR(mode):
         raise ScaffoldError(
             f"{directory} exists and is not a folder (it is {kind_of(mode)}); nothing was written."
@@ -46,6 +35,25 @@ def check_target(directory: Path) -> None:
         raise ScaffoldError(f"Cannot read {directory}: {exc.strerror or exc}.") from None
     if entries:
         raise ScaffoldError(f"{directory} is not empty; choose a new folder (nothing was written).")
+
+
+def _target_mode(directory: Path) -> int | None:
+    """The target's file mode (not following a link), None when it does not exist; a path
+    that cannot be made (through a file, too long, not allowed) is refused."""
+    try:
+        return directory.lstat().st_mode
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        blocker = next(
+            (f for f in reversed(directory.parents) if f.exists() and not f.is_dir()), None
+        )
+        raise ScaffoldError(
+            f"Cannot create {directory}: {blocker or 'a folder on its path'} is not a folder; "
+            "nothing was written."
+        ) from None
+    except OSError as exc:  # a name too long, no permission
+        raise ScaffoldError(f"Cannot create {directory}: {exc.strerror or exc}.") from None
 
 
 def _umask() -> int:

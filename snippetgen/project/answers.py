@@ -12,15 +12,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from snippetgen.datamodel import DEFAULT_DATA, DEFAULT_MODEL, data_model
+from snippetgen.codegen.quoting import escape, toml_string
 from snippetgen.errors import ScaffoldError, UserError
-from snippetgen.quoting import escape, toml_string
+from snippetgen.recipes.datamodel import DEFAULT_DATA, DEFAULT_MODEL, data_model
 from snippetgen.safefile import FileRefused, read_text
 
 ANSWERS_FILE = ".snippetgen.toml"
 ANSWERS_LIMIT = 1 << 20  # bytes of an answers file
-_ANSWER_KEYS = {"snippetgen_version", "package", "recipes", "data", "model", "params"}
-_ANSWER_KEYS |= {"recipe_hashes", "defaults"}  # for `snippetgen update` (snippetgen.update)
+# each key an answers file may have, and the type of its value
+_ANSWER_TYPES: dict[str, type] = {
+    "snippetgen_version": str,
+    "package": str,
+    "recipes": list,  # of names
+    "data": str,
+    "model": str,
+    "params": dict,
+    "recipe_hashes": dict,  # of strings; with "defaults", for `snippetgen update`
+    "defaults": dict,
+}
 
 
 @dataclass(frozen=True)
@@ -73,8 +82,32 @@ def answers_text(answers: Answers) -> str:
 def read_answers(path: Path) -> Answers:
     """Read an answers file; a missing or malformed one is a ScaffoldError naming it."""
     shown = escape(str(path))
+    data = _load(path, shown)
+    if not _well_formed(data):
+        raise ScaffoldError(
+            f"Answers file {shown} is malformed: expected snippetgen_version, package, "
+            "recipes (a list of names), data, model and a [params] table."
+        )
     try:
-        data = tomllib.loads(read_text(path, limit=ANSWERS_LIMIT))  # a regular file only: no FIFO
+        setup = data_model(data.get("data", DEFAULT_DATA), data.get("model", DEFAULT_MODEL))
+    except UserError as exc:
+        raise ScaffoldError(f"Answers file {shown}: {exc}") from None
+    return Answers(
+        package=data.get("package", ""),
+        recipes=tuple(data.get("recipes", [])),
+        params=dict(data.get("params", {})),
+        version=data.get("snippetgen_version", ""),
+        data=setup.data,
+        model=setup.model,
+        hashes=dict(data.get("recipe_hashes", {})),
+        defaults=dict(data.get("defaults", {})),
+    )
+
+
+def _load(path: Path, shown: str) -> dict[str, Any]:
+    """The answers file's TOML tables; a file that cannot be read or parsed is a ScaffoldError."""
+    try:
+        return tomllib.loads(read_text(path, limit=ANSWERS_LIMIT))  # a regular file only: no FIFO
     except FileRefused as exc:
         if exc.missing:
             raise ScaffoldError(f"Answers file {shown} does not exist.") from None
@@ -83,45 +116,17 @@ def read_answers(path: Path) -> Answers:
         raise ScaffoldError(f"Cannot read answers file {shown}: {exc}.") from None
     except (RecursionError, MemoryError):
         raise ScaffoldError(f"Cannot read answers file {shown}: it nests too deeply.") from None
-    unknown = set(data) - _ANSWER_KEYS
+
+
+def _well_formed(data: dict[str, Any]) -> bool:
+    """Whether the answers have only known keys, each with a value of its type (the recipes
+    and the recipe hashes strings)."""
+    if not all(isinstance(value, _ANSWER_TYPES.get(key, ())) for key, value in data.items()):
+        return False
     recipes = data.get("recipes", [])
-    params = data.get("params", {})
-    package = data.get("package", "")
-    version = data.get("snippetgen_version", "")
-    source = data.get("data", DEFAULT_DATA)
-    model = data.get("model", DEFAULT_MODEL)
     hashes = data.get("recipe_hashes", {})
-    defaults = data.get("defaults", {})
-    if (
-        unknown
-        or not isinstance(recipes, list)
-        or not all(isinstance(r, str) for r in recipes)
-        or not isinstance(params, dict)
-        or not isinstance(package, str)
-        or not isinstance(version, str)
-        or not isinstance(source, str)
-        or not isinstance(model, str)
-        or not isinstance(hashes, dict)
-        or not all(isinstance(h, str) for h in hashes.values())
-        or not isinstance(defaults, dict)
-    ):
-        raise ScaffoldError(
-            f"Answers file {shown} is malformed: expected snippetgen_version, package, "
-            "recipes (a list of names), data, model and a [params] table."
-        )
-    try:
-        setup = data_model(source, model)
-    except UserError as exc:
-        raise ScaffoldError(f"Answers file {shown}: {exc}") from None
-    return Answers(
-        package=package,
-        recipes=tuple(recipes),
-        params=dict(params),
-        version=version,
-        data=setup.data,
-        model=setup.model,
-        hashes=dict(hashes),
-        defaults=dict(defaults),
+    return all(isinstance(r, str) for r in recipes) and all(
+        isinstance(h, str) for h in hashes.values()
     )
 
 

@@ -11,9 +11,9 @@ which include the very data-source and model templates of the training skeleton
   instead of including them,
 - ``tests/test_project.py``: a tiny run on data of the project's kind.
 
-Every ``.py`` file passes the same checks as a render (:func:`snippetgen.codecheck.verify`).
-Names: :mod:`snippetgen.project_naming`; the answers file: :mod:`snippetgen.project_answers`;
-README and pyproject: :mod:`snippetgen.project_docs`; writing: :mod:`snippetgen.project_writing`.
+Every ``.py`` file passes the same checks as a render (:func:`snippetgen.codegen.codecheck.verify`).
+Names: :mod:`snippetgen.project.naming`; the answers file: :mod:`snippetgen.project.answers`;
+README and pyproject: :mod:`snippetgen.project.docs`; writing: :mod:`snippetgen.project.writing`.
 """
 
 from __future__ import annotations
@@ -24,11 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from snippetgen.catalog import BASE_RECIPE, Catalog
-from snippetgen.datamodel import DataModel, data_model
+from snippetgen.codegen.quoting import docstring, shell_word
 from snippetgen.errors import RecipeBug, ScaffoldError
-from snippetgen.params.code import cli_text
-from snippetgen.project_answers import (
+from snippetgen.project.answers import (
     ANSWERS_FILE,
     ANSWERS_LIMIT,
     Answers,
@@ -36,10 +34,12 @@ from snippetgen.project_answers import (
     read_answers,
     version_note,
 )
-from snippetgen.project_docs import INSTALL_FOR_TESTS, next_steps, pyproject_text, readme_text
-from snippetgen.project_naming import dist_name, package_name
-from snippetgen.project_writing import check_target, write_project
-from snippetgen.quoting import docstring, shell_word
+from snippetgen.project.docs import INSTALL_FOR_TESTS, next_steps, pyproject_text, readme_text
+from snippetgen.project.naming import dist_name, package_name
+from snippetgen.project.writing import check_target, write_project
+from snippetgen.recipes.catalog import BASE_RECIPE, Catalog
+from snippetgen.recipes.datamodel import DataModel, data_model
+from snippetgen.recipes.params.code import cli_text
 
 __all__ = [
     "ANSWERS_FILE",
@@ -92,7 +92,7 @@ def _parsed(base: Any, cli_args: Sequence[str], setup: DataModel) -> dict[str, A
     """The typed values of ``--NAME VALUE`` words, for the parameters of `base` (a plan)."""
     if not cli_args:
         return {}
-    from snippetgen.params.parse import parse_cli_args
+    from snippetgen.recipes.params.parse import parse_cli_args
 
     return parse_cli_args(
         base.params,
@@ -119,6 +119,24 @@ def _title(train_source: str) -> str:
     return (doc.splitlines() or [""])[0].strip() or "Train a model."
 
 
+def _setup(answers: Answers | None, data: str | None, model: str | None) -> DataModel:
+    """The data source and model: those asked for, else the answers file's, else the defaults."""
+    return data_model(
+        data or (answers.data if answers else None), model or (answers.model if answers else None)
+    )
+
+
+def _given(
+    base: Any, answered: Mapping[str, Any], params: Mapping[str, Any], new_source: bool
+) -> dict[str, Any]:
+    """The values given (the answers file's, overridden by `params`); with a `new_source`,
+    less those that are not parameters for that data source."""
+    given = {**answered, **params}
+    if new_source:
+        given = {name: value for name, value in given.items() if name not in base.inapplicable}
+    return given
+
+
 def build_project(
     catalog: Catalog,
     directory: Path,
@@ -141,25 +159,22 @@ def build_project(
     `snippetgen update`.
     """
     from snippetgen import __version__
-    from snippetgen.codecheck import verify
-    from snippetgen.pristine import pristine_files, recipe_hashes
-    from snippetgen.rendering import RenderRequest, make_header, plan
-    from snippetgen.userrecipes import check_templates
+    from snippetgen.codegen.codecheck import verify
+    from snippetgen.codegen.rendering import RenderRequest, make_header, plan
+    from snippetgen.project.pristine import pristine_files, recipe_hashes
+    from snippetgen.recipes.userrecipes import check_templates
 
     directory = Path(directory)
     before = answers or Answers(package="", recipes=(), params={})
     recipes = _feature_names(catalog, list(dict.fromkeys([*before.recipes, *with_])))
-    setup = data_model(
-        data or (answers.data if answers else None), model or (answers.model if answers else None)
-    )
+    setup = _setup(answers, data, model)
 
     def request(values: Mapping[str, Any]) -> RenderRequest:
         return RenderRequest(BASE_RECIPE, values, recipes, setup.data, setup.model)
 
     base = plan(request({}), catalog)
-    given = {**before.params, **(params or {})}
-    if answers is not None and data is not None:  # answers kept for another data source
-        given = {name: value for name, value in given.items() if name not in base.inapplicable}
+    # answers kept for another data source
+    given = _given(base, before.params, params or {}, answers is not None and data is not None)
     given.update(_parsed(base, cli_args, setup))
     pkg = package_name(directory, package or before.package or None)
     resolved = plan(request(given), catalog)
@@ -194,7 +209,7 @@ def build_project(
     project.files[ANSWERS_FILE] = answers_text(project.answers)
     project.files[".gitignore"] = "__pycache__/\n*.egg-info/\nruns/\n"
     if notebook:
-        from snippetgen.notebook import example_args, project_notebook
+        from snippetgen.project.notebook import example_args, project_notebook
 
         project.files["notebook.ipynb"] = project_notebook(
             pkg, title, f"{command} --notebook", example_args(resolved)
@@ -205,10 +220,10 @@ def build_project(
 
 def _python_files(resolved: Any, header: str, pkg: str) -> dict[str, str]:
     """The project's Python files, rendered from its templates, checked and formatted."""
-    from snippetgen.catalog import builtin_dir
-    from snippetgen.codecheck import CodeProblem, verify
-    from snippetgen.rendering import PROJECT_TEMPLATES, render_project_sources
-    from snippetgen.template_env import Code
+    from snippetgen.codegen.codecheck import CodeProblem, verify
+    from snippetgen.codegen.template_env import Code
+    from snippetgen.codegen.templating import PROJECT_TEMPLATES, render_project_sources
+    from snippetgen.recipes.catalog import builtin_dir
 
     main_doc = f"Train: `python -m {pkg} [options]` (the `{dist_name(pkg)}-train` command)."
     docs = {"main_doc": Code(docstring(main_doc))}

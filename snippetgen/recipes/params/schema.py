@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from snippetgen.datamodel import DATA_SOURCES
-from snippetgen.metatext import NAME_RE, fail, is_number, text_problem
+from snippetgen.recipes.datamodel import DATA_SOURCES
+from snippetgen.recipes.metatext import NAME_RE, fail, is_number, text_problem
 
 PARAM_TYPES = ("int", "float", "bool", "str", "choice", "int_list", "float_list")
 # Options of `snippetgen render` itself, and flags every training script already has.
@@ -47,7 +47,7 @@ _PARAM_KEYS = {
 _LIMIT_KEYS = {"param", "below", "when", "why"}
 
 
-# NamedTuples, like the records in snippetgen.recipe: cheap to create at start-up.
+# NamedTuples, like the records in snippetgen.recipes.recipe: cheap to create at start-up.
 
 
 class Param(NamedTuple):
@@ -224,7 +224,7 @@ def _param_str_rules(
     if pattern is not None:
         if not isinstance(pattern, str) or not pattern:
             raise fail(path, f"the 'pattern' of parameter {name!r} must be a non-empty string")
-        from snippetgen.safepattern import pattern_problem
+        from snippetgen.recipes.safepattern import pattern_problem
 
         problem = pattern_problem(pattern)
         if problem:
@@ -273,7 +273,7 @@ def load_param(path: Path, raw: Any) -> Param:
         data=_param_sources(path, raw, name),
     )
     # The default must itself pass validation: a recipe cannot ship a default it would refuse.
-    from snippetgen.params.parse import validate_default
+    from snippetgen.recipes.params.parse import validate_default
 
     try:
         validate_default(param)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from snippetgen.codecheck import LINE_LENGTH
-from snippetgen.params.literal import py_literal
-from snippetgen.params.schema import Limit, Param
+from snippetgen.codegen.codecheck import LINE_LENGTH
+from snippetgen.recipes.params.literal import py_literal
+from snippetgen.recipes.params.schema import Limit, Param
 
 
 def cli_text(param: Param, value: Any) -> str:

@@ -1,48 +1,33 @@
-"""Rendering: compose recipes, fill the training-script skeleton, check, format.
+"""Running a plan's templates with Jinja: a snippet's own template, or the training-script
+skeleton with the features' slot macros filling its named slots (and, for ``snippetgen new``,
+a project's own templates).
 
-A *snippet* renders its own ``snippet.py.j2``. A *feature* renders the base recipe's
-skeleton (``train/feature.py.j2``) with every selected feature's macros filling the
-skeleton's named slots. Features are applied in their declared ``order``, so the
-output does not depend on the order of ``--with`` options.
+The text that comes out is not yet checked or formatted (that is
+:func:`snippetgen.codegen.rendering.render_plan`'s job). Any error in a template is the recipe's bug
+(:class:`~snippetgen.errors.RecipeBug`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from snippetgen import cache
-from snippetgen.catalog import BASE_RECIPE, Catalog, load_catalog
-from snippetgen.datamodel import (
-    DEFAULT_DATA,
-    DataModel,
-    data_model,
-    not_for_source,
-)
-from snippetgen.errors import (
-    CompositionError,
-    ConflictError,
-    ParamValueError,
-    RecipeBug,
-    UnknownParamError,
-)
-from snippetgen.params import code as paramcode
-from snippetgen.params.parse import coerce, parse_cli_args
-from snippetgen.params.schema import Param
-from snippetgen.quoting import comment, shell_word
-from snippetgen.recipe import Recipe, template_file
-from snippetgen.slots import SLOTS
+from snippetgen.codegen.slots import SLOTS
+from snippetgen.errors import RecipeBug
+from snippetgen.recipes.catalog import BASE_RECIPE
+from snippetgen.recipes.params import code as paramcode
+from snippetgen.recipes.recipe import template_file
 
-if TYPE_CHECKING:  # Jinja is imported only when a template is rendered (not on a cache hit)
-    from snippetgen.template_env import Code
+if TYPE_CHECKING:  # rendering imports this module; Jinja loads only when a template runs
+    from snippetgen.codegen.rendering import Plan
+    from snippetgen.codegen.template_env import Code
 
-# Patterns, not compiled objects: only a cache miss needs them (re compiles them on first use).
 # The folder of a project's own templates (snippetgen new), beside the recipes; its name
 # starts with "_", so the catalog does not take it for a recipe.
 PROJECT_TEMPLATES = "_project"
+# Patterns, not compiled objects: only a cache miss needs them (re compiles them on first use).
 _WHITESPACE_LINE = r"(?m)^[ \t]+\n"
 _BLANKS_IN_BLOCK = r"\n{3,}(?=[ \t])"  # 2+ blank lines before an indented line
 _BLANKS_AT_TOP = r"\n{4,}(?=\S)"  # 3+ blank lines before a top-level line
@@ -54,162 +39,6 @@ def _tidy(body: str) -> str:
     body = re.sub(_WHITESPACE_LINE, "", body)
     body = re.sub(_BLANKS_IN_BLOCK, "\n\n", body)
     return re.sub(_BLANKS_AT_TOP, "\n\n\n", body)
-
-
-# NamedTuples, like the records in recipe.py: much cheaper to create at start-up than dataclasses.
-class RenderRequest(NamedTuple):
-    """What to render: a recipe, parameter values (typed or strings, or as command-line
-    words ``--NAME VALUE`` in ``args``), extra features, the data source and the model."""
-
-    recipe: str
-    params: Mapping[str, Any] = MappingProxyType({})
-    with_: Sequence[str] = ()
-    data: str = DEFAULT_DATA
-    model: str | None = None  # None: the source's default model (datamodel.data_model)
-    args: Sequence[str] = ()
-
-
-class Plan(NamedTuple):
-    """A resolved request: the recipes in application order and every parameter's value."""
-
-    target: Recipe
-    recipes: tuple[Recipe, ...]
-    params: dict[str, Param]
-    values: dict[str, Any]
-    owners: dict[str, str]
-    setup: DataModel = DataModel()
-    inapplicable: Mapping[str, Param] = MappingProxyType({})  # not for this --data source
-    given: Mapping[str, Any] = MappingProxyType({})  # the values the request named, typed
-    with_: tuple[str, ...] = ()  # the --with names as the request gave them
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(r.name for r in self.recipes)
-
-    def command(self) -> str:
-        """The `snippetgen render ...` command that gives this plan (for the header)."""
-        words = ["snippetgen", "render", self.target.name, *self.setup.options()]
-        for name in self.with_:
-            words += ["--with", name]
-        for name, value in self.given.items():
-            words += [self.params[name].option, paramcode.cli_text(self.params[name], value)]
-        return " ".join(shell_word(w) for w in words)
-
-
-def plan(request: RenderRequest, catalog: Catalog) -> Plan:
-    """Resolve the request: recipes, conflicts, parameters. Raises UserError subclasses."""
-    target = catalog.get(request.recipe)
-    setup = data_model(request.data, request.model)
-    recipes = _recipes(request, target, setup, catalog)
-    params, owners = _declared(recipes)
-    defaults: dict[str, Any] = {}
-    inapplicable = {n: p for n, p in params.items() if p.data and setup.data not in p.data}
-    for name, param in inapplicable.items():
-        del params[name]
-        if name in request.params:
-            raise not_for_source(param.option, param.data, setup.data)
-    for recipe in recipes:
-        defaults.update({k: v for k, v in recipe.defaults.items() if k in params})
-    for name in request.params:
-        if name not in params:
-            raise UnknownParamError(
-                option=f"--{name}", recipe=target.name, known=[p.option for p in params.values()]
-            )
-    given = {name: coerce(params[name], value) for name, value in request.params.items()}
-    if request.args:
-        given |= parse_cli_args(
-            params,
-            list(request.args),
-            recipe=target.name,
-            inapplicable=inapplicable,
-            data=setup.data,
-        )
-    values = {
-        name: given[name] if name in given else coerce(param, defaults.get(name, param.default))
-        for name, param in params.items()
-    }
-    _check_limits(recipes, values)
-    return Plan(
-        target,
-        tuple(recipes),
-        params,
-        values,
-        owners,
-        setup,
-        inapplicable,
-        MappingProxyType(given),
-        tuple(request.with_),
-    )
-
-
-def _recipes(
-    request: RenderRequest, target: Recipe, setup: DataModel, catalog: Catalog
-) -> list[Recipe]:
-    """The recipes a render applies, in order: a snippet alone, or the base recipe and the
-    features (the target and those named by --with), which must not conflict."""
-    if target.kind == "snippet":
-        if request.with_:
-            raise CompositionError(
-                f"Recipe {target.name!r} is a standalone snippet; --with only combines features."
-            )
-        if not setup.is_default:
-            raise CompositionError(
-                f"Recipe {target.name!r} is a standalone snippet; --data and --model choose "
-                "the data and model of a training script."
-            )
-        return [target]
-    chosen: dict[str, Recipe] = {BASE_RECIPE: catalog.base, target.name: target}
-    for name in request.with_:
-        extra = catalog.get(name)
-        if extra.kind != "feature":
-            raise CompositionError(
-                f"Recipe {extra.name!r} is a standalone snippet and cannot be added with --with."
-            )
-        chosen[extra.name] = extra
-    recipes = sorted(chosen.values(), key=lambda r: (r.name != BASE_RECIPE, r.order, r.name))
-    _check_conflicts(recipes)
-    return recipes
-
-
-def _declared(recipes: Sequence[Recipe]) -> tuple[dict[str, Param], dict[str, str]]:
-    """Every parameter the recipes declare, and which recipe declares it (once only)."""
-    params: dict[str, Param] = {}
-    owners: dict[str, str] = {}
-    for recipe in recipes:
-        for param in recipe.params:
-            if param.name in params:
-                raise RecipeBug(
-                    recipe=recipe.name,
-                    problem=f"parameter {param.option} is also declared by {owners[param.name]!r}",
-                )
-            params[param.name] = param
-            owners[param.name] = recipe.name
-    return params, owners
-
-
-def _check_limits(recipes: Sequence[Recipe], values: Mapping[str, Any]) -> None:
-    for recipe in recipes:
-        for limit in recipe.limits:
-            value = values[limit.param]
-            if limit.applies(values) and not value < limit.bound(values):
-                bound = (
-                    f"less than {limit.bound_text()} ({limit.bound(values)})"
-                    if isinstance(limit.below, str)
-                    else f"< {limit.bound_text()}"
-                )
-                raise ParamValueError(
-                    param=limit.param,
-                    value=value,
-                    reason=f"it must be {bound} with {limit.condition_text()} ({limit.why})",
-                )
-
-
-def _check_conflicts(recipes: Sequence[Recipe]) -> None:
-    names = {r.name for r in recipes}
-    for recipe in recipes:
-        for conflict in recipe.conflicts:
-            if conflict.recipe in names:
-                raise ConflictError(first=recipe.name, second=conflict.recipe, why=conflict.why)
 
 
 class _Slots:
@@ -247,7 +76,7 @@ class _Slots:
 
     def code(self, name: str) -> str:
         """The features' code for a slot, joined, dedented and not yet indented."""
-        from snippetgen.template_env import indent_code
+        from snippetgen.codegen.template_env import indent_code
 
         found = self.providers(name)
         if SLOTS[name].one_feature and len(found) > 1:
@@ -263,7 +92,7 @@ class _Slots:
 
     def defer(self, block: Callable[[int], str]) -> Code:
         """A marker that :meth:`place` replaces with ``block(column of the marker's line)``."""
-        from snippetgen.template_env import Code
+        from snippetgen.codegen.template_env import Code
 
         self.blocks.append(block)
         return Code(f"{self._marker}{len(self.blocks) - 1}\0")
@@ -271,7 +100,7 @@ class _Slots:
     def columned(self, lines: Callable[[int], str]) -> Callable[..., Code]:
         """A skeleton function for generated lines: ``f()`` gives them at the column of the
         line it stands on, ``f(width)`` at an explicit column."""
-        from snippetgen.template_env import Code
+        from snippetgen.codegen.template_env import Code
 
         def call(width: int | None = None) -> Code:
             return Code(lines(width)) if width is not None else self.defer(lines)
@@ -281,7 +110,7 @@ class _Slots:
     def slot(self, name: str, width: int | None = None, caller: Any = None) -> Code:
         """``slot(name)`` in the skeleton; ``width`` is for copies of the skeleton written
         when slots were given their column; ``caller`` is the default body of a call block."""
-        from snippetgen.template_env import Code, indent_code
+        from snippetgen.codegen.template_env import Code, indent_code
 
         code = self.code(name)
         if caller is None:
@@ -308,7 +137,7 @@ class _Slots:
 
 
 def _context(plan_: Plan) -> dict[str, Any]:
-    from snippetgen.template_env import Code
+    from snippetgen.codegen.template_env import Code
 
     values = {plan_.params[n].dest: v for n, v in plan_.values.items()}
     return {
@@ -349,7 +178,7 @@ def _render_templates(plan_: Plan, header: str, extra: Mapping[str, Any]) -> dic
     from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
     from jinja2.exceptions import SecurityError, UndefinedError
 
-    from snippetgen.template_env import make_env
+    from snippetgen.codegen.template_env import make_env
 
     project_dir = extra.get("project_dir")
     folders = {r.name: r.path for r in plan_.recipes}
@@ -395,7 +224,7 @@ def _render_templates(plan_: Plan, header: str, extra: Mapping[str, Any]) -> dic
 def _slot_context(plan_: Plan, env: Any, context: dict[str, Any], running: list[str]) -> _Slots:
     """Load every feature's slot macros and add the skeleton's functions to `context`;
     `running` names the recipe being loaded (for error messages)."""
-    from snippetgen.template_env import indent_code
+    from snippetgen.codegen.template_env import indent_code
 
     modules = []
     for recipe in plan_.recipes:
@@ -435,65 +264,3 @@ def _template_line(exc: BaseException) -> str:
             found = f" in {name} line {tb.tb_lineno}"
         tb = tb.tb_next
     return found
-
-
-def make_header(plan_: Plan, command: str) -> str:
-    """The comment lines that start a render: the command that made it, what it needs.
-
-    Each is one line whatever ``command`` holds (see :func:`snippetgen.quoting.comment`):
-    a line break in a folder name or an API caller's text cannot end the comment.
-    """
-    from snippetgen import __version__
-
-    lines = [comment(f"Generated by snippetgen {__version__}: {command}")]
-    requires = sorted(
-        {req for r in plan_.recipes for req in r.requires} | set(plan_.setup.requirements)
-    )
-    if requires:
-        lines.append(
-            comment(f"Requires: {', '.join(requires)} (beyond the standard library and torch)")
-        )
-    return "\n".join(lines) + "\n"
-
-
-def render(
-    request: RenderRequest, catalog: Catalog | None = None, *, command: str | None = None
-) -> str:
-    """Render a request into checked, black-formatted Python source (see render_plan)."""
-    return render_plan(plan(request, catalog or load_catalog()), command=command)
-
-
-def _cache_key(plan_: Plan, command: str | None) -> tuple[str, str]:
-    """The header of a render and its render-cache key."""
-    header = make_header(plan_, command or plan_.command())
-    key = cache.render_key(
-        header, [r.path for r in plan_.recipes], {**plan_.values, "": list(plan_.setup)}
-    )
-    return header, key
-
-
-def cached_render(plan_: Plan, *, command: str | None = None) -> str | None:
-    """What render_plan would return, if the render cache holds it; else None (no rendering)."""
-    return cache.load(_cache_key(plan_, command)[1])
-
-
-def render_plan(plan_: Plan, *, command: str | None = None) -> str:
-    """A resolved plan as checked, black-formatted Python source; `command` (default: the
-    plan's own `snippetgen render ...`) goes into the header.
-
-    A render that passed every check is kept in the render cache (snippetgen.cache), keyed
-    by everything it depends on; a repeated request is served from there without Jinja or black.
-    """
-    header, key = _cache_key(plan_, command)
-    cached = cache.load(key)
-    if cached is not None:
-        return cached
-    from snippetgen.codecheck import CodeProblem, verify  # not needed on a cache hit
-
-    source = render_source(plan_, header)
-    try:
-        code = verify(source)
-    except CodeProblem as exc:
-        raise RecipeBug(recipe=plan_.target.name, problem=str(exc)) from None
-    cache.store(key, code)
-    return code

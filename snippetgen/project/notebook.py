@@ -23,13 +23,13 @@ import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from snippetgen.codegen.quoting import escape
 from snippetgen.errors import UserError
-from snippetgen.quoting import escape
-from snippetgen.recipe import BASE_RECIPE
+from snippetgen.recipes.recipe import BASE_RECIPE
 
 if TYPE_CHECKING:
-    from snippetgen.recipe import Recipe
-    from snippetgen.rendering import Plan
+    from snippetgen.codegen.rendering import Plan
+    from snippetgen.recipes.recipe import Recipe
 
 FORMATS = ("py", "ipynb")
 # the common flags the run cell shows, in this order, with their rendered values
@@ -99,6 +99,28 @@ def _strip_blank(lines: list[str]) -> str:
     return "".join(lines).rstrip("\n")
 
 
+def _joins(kind: str, last: str | None) -> bool:
+    """Whether a statement of ``kind`` shares the cell of the one before it (of kind ``last``):
+    imports join the docstring and the imports before them, other statements the others."""
+    return (kind == "import" and last in ("doc", "import")) or (kind == "other" and last == "other")
+
+
+def _add_statement(groups: list[tuple[str, list[str]]], kind: str, chunk: list[str]) -> None:
+    """Put a statement's lines into the last cell when it joins it, else into a new cell."""
+    last = groups[-1][0] if groups else None
+    if _joins(kind, last):
+        groups[-1][1].extend(chunk)
+        groups[-1] = ("import" if kind == "import" else last or kind, groups[-1][1])
+    else:
+        groups.append((kind, list(chunk)))
+
+
+def _main_body(node: ast.If, lines: Sequence[str]) -> str:
+    """The body of the ``__main__`` block, dedented."""
+    end = node.end_lineno or node.lineno
+    return textwrap.dedent("".join(lines[node.body[0].lineno - 1 : end])).rstrip("\n")
+
+
 def split_cells(code: str) -> Cells:
     """Split black-formatted ``code`` on its top-level statements.
 
@@ -119,20 +141,10 @@ def split_cells(code: str) -> Cells:
         if isinstance(node, ast.If) and kind == "main":
             if groups and cursor < _start(node):  # comments before it: the previous cell's
                 groups[-1][1].extend(lines[cursor : _start(node)])
-            main = textwrap.dedent("".join(lines[node.body[0].lineno - 1 : end])).rstrip("\n")
-            cursor = end
-            continue
-        chunk = lines[cursor:end]
-        cursor = end
-        last = groups[-1][0] if groups else None
-        joins = (kind == "import" and last in ("doc", "import")) or (
-            kind == "other" and last == "other"
-        )
-        if joins:
-            groups[-1][1].extend(chunk)
-            groups[-1] = ("import" if kind == "import" else last or kind, groups[-1][1])
+            main = _main_body(node, lines)
         else:
-            groups.append((kind, list(chunk)))
+            _add_statement(groups, kind, lines[cursor:end])
+        cursor = end
     if groups and cursor < len(lines):
         groups[-1][1].extend(lines[cursor:])
     cells = [_strip_blank(chunk) for _, chunk in groups]
@@ -149,7 +161,7 @@ def md_text(text: str) -> str:
 
 def md_code_block(text: str) -> str:
     """``text`` as a fenced code block it cannot leave: one printable line (see
-    :func:`snippetgen.quoting.escape`) inside a fence of more backticks than any run in it."""
+    :func:`snippetgen.codegen.quoting.escape`) inside a fence of more backticks than any run in it."""
     line = escape(text)
     longest = max((len(run) for run in re.findall(r"`+", line)), default=0)
     fence = "`" * max(3, longest + 1)
@@ -203,7 +215,7 @@ def _notebook(markdown: str, cells: Sequence[str]) -> str:
 def example_args(plan_: Plan, given: dict[str, Any] | None = None) -> list[str]:
     """The run cell's arguments: the common flags with the values the script defaults to
     (valid for it by construction); the user edits them."""
-    from snippetgen.params.code import cli_text
+    from snippetgen.recipes.params.code import cli_text
 
     values = {**plan_.values, **(given or {})}
     out: list[str] = []
@@ -218,7 +230,7 @@ def run_cell(
     args: Sequence[str], options: str = "parse_args (defined above) lists the options."
 ) -> str:
     """The cell that trains: ``history = main([...])`` under a comment that says how."""
-    from snippetgen.codecheck import format_source
+    from snippetgen.codegen.codecheck import format_source
 
     listed = json.dumps(list(args), ensure_ascii=False)  # a JSON list of strings is Python
     ast.literal_eval(listed)

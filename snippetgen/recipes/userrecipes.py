@@ -1,6 +1,6 @@
 """Your own recipes: where a recipe comes from (``which``, override notes) and ``copy``.
 
-The recipes on SNIPPETGEN_PATH are checked by :mod:`snippetgen.recipecheck` (re-exported
+The recipes on SNIPPETGEN_PATH are checked by :mod:`snippetgen.recipes.recipecheck` (re-exported
 here: :func:`check_templates`). A recipe that fails is reported with its path and never
 rendered; built-in recipes are proven by the test suite instead.
 """
@@ -13,11 +13,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from snippetgen.catalog import PATH_ENV, Catalog, user_dirs
 from snippetgen.errors import RecipeDefinitionError, UserError
-from snippetgen.metatext import NAME_RE
-from snippetgen.recipe import BUILT_IN, Recipe, load_recipe
-from snippetgen.recipecheck import check_templates as check_templates
+from snippetgen.recipes.catalog import PATH_ENV, Catalog, user_dirs
+from snippetgen.recipes.metatext import NAME_RE
+from snippetgen.recipes.recipe import BUILT_IN, Recipe, load_recipe
+from snippetgen.recipes.recipecheck import check_templates as check_templates
 
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 
@@ -89,28 +89,38 @@ def copy_recipe(catalog: Catalog, name: str, directory: Path, new_name: str | No
     try:
         directory.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target_name}.", dir=directory))
-        folder = staging / target_name
-        shutil.copytree(recipe.path, folder, ignore=_IGNORED)
-        if target_name != recipe.name:
-            meta = folder / "recipe.toml"
-            meta.write_text(
-                _rename(meta.read_text(encoding="utf-8"), recipe.name, target_name),
-                encoding="utf-8",
-            )
-        load_recipe(folder, source=str(directory))  # the copy must load as it stands
-        folder.replace(target)
+        _copy_as(recipe, staging / target_name, directory).replace(target)
     except OSError as exc:
         raise UserError(f"Cannot copy to {target}: {exc.strerror or exc}.") from None
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         if not target.exists():  # failed: remove the folders made for it
-            for folder in created:
-                try:
-                    folder.rmdir()
-                except OSError:
-                    break
+            _remove_empty(created)
     return target
+
+
+def _copy_as(recipe: Recipe, folder: Path, directory: Path) -> Path:
+    """Copy the recipe's folder to `folder` (whose name is the copy's recipe name, written
+    into its recipe.toml); the copy must load as it stands from `directory`."""
+    shutil.copytree(recipe.path, folder, ignore=_IGNORED)
+    if folder.name != recipe.name:
+        meta = folder / "recipe.toml"
+        meta.write_text(
+            _rename(meta.read_text(encoding="utf-8"), recipe.name, folder.name),
+            encoding="utf-8",
+        )
+    load_recipe(folder, source=str(directory))
+    return folder
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove `folders` (innermost first) up to the first that is not empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def on_path(directory: Path) -> bool:

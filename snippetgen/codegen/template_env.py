@@ -29,7 +29,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from snippetgen.params.literal import py_literal
+from snippetgen.recipes.params.literal import py_literal
 
 
 class Code(str):

@@ -7,8 +7,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from snippetgen.cache import load_toml
-from snippetgen.metatext import (
+from snippetgen.codegen.toml_cache import load_toml
+from snippetgen.recipes.metatext import (
     NAME_RE,
     REQUIREMENT_RE,
     fail,
@@ -17,7 +17,7 @@ from snippetgen.metatext import (
     text_list,
     text_problem,
 )
-from snippetgen.params.schema import Limit, Param, load_limits, load_params
+from snippetgen.recipes.params.schema import Limit, Param, load_limits, load_params
 from snippetgen.safefile import FileRefused, read_text
 
 KINDS = ("feature", "snippet")

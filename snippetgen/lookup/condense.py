@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from snippetgen.codecheck import LINE_LENGTH
+from snippetgen.codegen.codecheck import LINE_LENGTH
 
 # Calls whose arguments are a message: on a cheat sheet the call alone says enough.
 REPORTS = frozenset({"fail", "print", "warn", "warning", "error", "info", "debug", "exit"})

@@ -1,7 +1,7 @@
 """How the texts and names of a recipe.toml are checked: one sentence per problem.
 
-Shared by the recipe's own fields (snippetgen.recipe) and its parameters
-(snippetgen.params.schema).
+Shared by the recipe's own fields (snippetgen.recipes.recipe) and its parameters
+(snippetgen.recipes.params.schema).
 """
 
 from __future__ import annotations

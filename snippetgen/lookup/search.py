@@ -15,18 +15,13 @@ recipe's name or alias wins outright.
 from __future__ import annotations
 
 import difflib
-import functools
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from snippetgen.catalog import Catalog
-from snippetgen.recipe import Recipe
-
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_TOKEN = re.compile(rf"[a-z0-9]+|[{_CJK}]+")
-_IS_CJK = re.compile(rf"[{_CJK}]")
+from snippetgen.lookup.terms import IS_CJK, PHRASES, SYNONYMS, TOKEN, normalised, stem, terms
+from snippetgen.recipes.catalog import Catalog
+from snippetgen.recipes.recipe import Recipe
 
 # How much a match in each field counts.
 FIELD_WEIGHTS = {
@@ -39,194 +34,7 @@ FIELD_WEIGHTS = {
     "docs": 1.0,
 }
 
-STOPWORDS = frozenset(
-    """a an and are as at be by can do does for from get how i in into is it its me my of on
-    or so than that the their then this to too use using want way what when where which while
-    why with without you your after before during should could would""".split()
-)
-# Chinese filler words dropped from a query (question words, particles).
-_CJK_FILLERS = (
-    "怎么样",
-    "怎么",
-    "怎样",
-    "如何",
-    "什么",
-    "为什么",
-    "一下",
-    "请问",
-    "的",
-    "了",
-    "吗",
-    "呢",
-    "我",
-)
-
-# How people ask -> words recipes use. Keys and values are plain words; both are stemmed.
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "crash": ("resume", "checkpoint"),
-    "interrupt": ("resume", "checkpoint"),
-    "preempt": ("resume", "checkpoint"),
-    "restart": ("resume", "checkpoint"),
-    "continue": ("resume", "checkpoint"),
-    "save": ("checkpoint",),
-    "restore": ("resume", "checkpoint"),
-    "snapshot": ("checkpoint",),
-    "freeze": ("finetune", "frozen", "backbone"),
-    "frozen": ("finetune", "freeze", "backbone"),
-    "transfer": ("finetune", "pretrained"),
-    "pretrained": ("finetune", "partial"),
-    "nan": ("amp", "clip", "overflow"),
-    "overflow": ("amp", "scaler"),
-    "underflow": ("amp", "scaler"),
-    "inf": ("amp", "scaler"),
-    "fp16": ("amp",),
-    "bf16": ("amp",),
-    "bfloat16": ("amp",),
-    "float16": ("amp",),
-    "half": ("amp",),
-    "autocast": ("amp",),
-    "precision": ("amp", "metrics"),
-    "explode": ("clip",),
-    "exploding": ("clip",),
-    "clipping": ("clip",),
-    "warm": ("warmup",),
-    "ramp": ("warmup",),
-    "decay": ("schedule", "weight-decay"),
-    "anneal": ("schedule", "cosine"),
-    "annealing": ("schedule", "cosine"),
-    "scheduler": ("schedule",),
-    "steplr": ("schedule", "step"),
-    "multisteplr": ("schedule", "multistep"),
-    "cosine": ("schedule",),
-    "plateau": ("schedule",),
-    "onecycle": ("schedule",),
-    "imbalance": ("weights", "focal"),
-    "imbalanced": ("weights", "focal"),
-    "unbalanced": ("weights", "focal"),
-    "skewed": ("weights", "imbalance"),
-    "rare": ("weights", "imbalance"),
-    "averaging": ("ema", "swa"),
-    "polyak": ("ema", "swa"),
-    "overfit": ("regularization", "early"),
-    "overfitting": ("regularization", "early"),
-    "seed": ("reproducible",),
-    "deterministic": ("reproducible",),
-    "reproduce": ("reproducible",),
-    "reproducibility": ("reproducible",),
-    "oom": ("accumulation", "amp"),
-    "memory": ("accumulation", "amp"),
-    "accuracy": ("metrics",),
-    "recall": ("metrics",),
-    "f1": ("metrics",),
-    "confusion": ("metrics",),
-    "plot": ("tensorboard", "visualization"),
-    "visualize": ("tensorboard", "visualization"),
-    "visualise": ("tensorboard", "visualization"),
-    "curves": ("tensorboard",),
-    "gpu": ("device", "cuda"),
-    "sparse": ("l1",),
-    "sparsity": ("l1",),
-    "lasso": ("l1",),
-    "patience": ("early", "stopping"),
-    "stop": ("early-stopping",),
-    "soft": ("smoothing",),
-    "hook": ("feature-extraction",),
-    "version": ("env-info",),
-    "penalize": ("regularization",),
-    "penalty": ("regularization",),
-    "l2": ("weight-decay",),
-}
-# Phrases that name one concept: their presence adds these words.
-PHRASES: dict[str, tuple[str, ...]] = {
-    "learning rate": ("lr",),
-    "mixed precision": ("amp",),
-    "half precision": ("amp",),
-    "weight decay": ("weight-decay",),
-    "out of memory": ("accumulation",),
-    "larger batch": ("accumulation",),
-    "bigger batch": ("accumulation",),
-    "large batch": ("accumulation",),
-    "soft labels": ("label-smoothing",),
-    "soft targets": ("label-smoothing",),
-    "moving average": ("ema",),
-    "stop early": ("early-stopping",),
-    "class imbalance": ("class-weights",),
-    "one cycle": ("onecycle",),
-    "loss is nan": ("amp", "grad-clip"),
-    "nan loss": ("amp", "grad-clip"),
-    "loss nan": ("amp", "grad-clip"),
-    "absolute weights": ("l1",),
-    # Chinese ways of asking -> the words the recipes use
-    "中断": ("断点", "恢复训练"),
-    "崩溃": ("断点", "恢复训练"),
-    "继续训练": ("断点续训", "恢复训练"),
-    "显存": ("梯度累积", "混合精度"),
-    "梯度爆炸": ("梯度裁剪",),
-    "过拟合": ("正则化", "早停"),
-    "不均衡": ("不平衡",),
-    "冻结": ("微调",),
-    "最后一层": ("全连接层", "微调"),
-    "特定层": ("冻结参数", "微调"),
-    "召回率": ("查全率",),
-    "精确率": ("查准率",),
-    "精准率": ("查准率",),
-    "评价指标": ("查准率", "查全率", "f1"),
-    "评估指标": ("查准率", "查全率", "f1"),
-}
-
 FUZZY = 0.7  # the weight of a word matched as a likely typo of a catalog word
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "ers", "er", "ed", "es", "s", "e")
-_REPLACE = {"ations": "at", "ation": "at", "ies": "y", "ied": "y"}
-
-
-@functools.lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    """A light English stemmer: the same stem for resume/resuming/resumed, clip/clipping."""
-    if len(word) <= 3 or not word.isalpha():
-        return word
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            if suffix in ("s", "es") and word.endswith("ss"):
-                return word  # loss, class
-            base = word[: -len(suffix)] + _REPLACE.get(suffix, "")
-            if len(base) > 3 and base[-1] == base[-2] and base[-1] not in "lsz":
-                base = base[:-1]  # stopping -> stop
-            return base
-    return word
-
-
-def _cjk_terms(run: str) -> list[str]:
-    if len(run) == 1:
-        return [run]
-    return [run[i : i + 2] for i in range(len(run) - 1)]
-
-
-def terms(text: str, *, query: bool = False) -> list[str]:
-    """The terms of a text: stemmed English words (and joined pairs), Chinese bigrams."""
-    low = text.lower()
-    if query:
-        for filler in _CJK_FILLERS:
-            low = low.replace(filler, " " if len(filler) > 1 else "")
-    out: list[str] = []
-    previous = ""
-    for token in _TOKEN.findall(low):
-        if _IS_CJK.match(token):
-            out.extend(_cjk_terms(token))
-            previous = ""
-            continue
-        if query and token in STOPWORDS:
-            previous = ""
-            continue
-        out.append(stem(token))
-        if previous and not query:  # "label smoothing" also matches "labelsmoothing"
-            out.append(stem(previous + token))
-        previous = token
-    return out
-
-
-def _normal(text: str) -> str:
-    """Lower case, no stop words, separators as single spaces: for whole-phrase comparisons."""
-    return " ".join(t for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS)
 
 
 @dataclass(frozen=True)
@@ -273,14 +81,14 @@ class Index:
             fields = {
                 name: {t for text in texts for t in terms(text)} for name, texts in raw.items()
             }
-            phrases = [(FIELD_WEIGHTS["name"], _normal(recipe.name))]
-            phrases += [(FIELD_WEIGHTS["aliases"], _normal(a)) for a in recipe.aliases]
-            phrases += [(FIELD_WEIGHTS["tags"], _normal(t)) for t in recipe.tags]
-            phrases += [(FIELD_WEIGHTS["title"], _normal(recipe.title))]
+            phrases = [(FIELD_WEIGHTS["name"], normalised(recipe.name))]
+            phrases += [(FIELD_WEIGHTS["aliases"], normalised(a)) for a in recipe.aliases]
+            phrases += [(FIELD_WEIGHTS["tags"], normalised(t)) for t in recipe.tags]
+            phrases += [(FIELD_WEIGHTS["title"], normalised(recipe.title))]
             index.entries.append(_Entry(recipe, fields, [p for p in phrases if p[1]]))
             for term in set().union(*fields.values()):
                 index.df[term] = index.df.get(term, 0) + 1
-        index.vocabulary = sorted(t for t in index.df if not _IS_CJK.match(t))
+        index.vocabulary = sorted(t for t in index.df if not IS_CJK.match(t))
         for word in index.vocabulary:
             if len(word) >= 4:
                 index.by_prefix.setdefault(word[:4], []).append(word)
@@ -293,7 +101,7 @@ class Index:
     def variants(self, term: str) -> list[tuple[str, float]]:
         """Catalog terms that stand for a query term: itself, longer/shorter forms, typo fixes."""
         found = [(term, 1.0)] if term in self.df else []
-        if _IS_CJK.match(term):
+        if IS_CJK.match(term):
             return found
         if len(term) >= 4:
             for word in self.by_prefix.get(term[:4], []):
@@ -314,15 +122,15 @@ def _groups(query: str) -> list[list[tuple[str, float]]]:
     A known phrase adds a group of the words it stands for. A Chinese phrase is cut out of
     the query first, so no character pair straddles its edges, and counts as one group.
     """
-    spaced = " ".join(_TOKEN.findall(query.lower()))
-    normal = _normal(query)
+    spaced = " ".join(TOKEN.findall(query.lower()))
+    normal = normalised(query)
     extra_groups: list[list[tuple[str, float]]] = []
     rest = query.lower()
     for phrase, extra in PHRASES.items():
         if phrase not in spaced and phrase not in normal:
             continue
         group = [(t, 0.9) for word in extra for t in terms(word)]
-        if _IS_CJK.match(phrase):
+        if IS_CJK.match(phrase):
             rest = rest.replace(phrase, " ")
             group = [(t, 1.0) for t in terms(phrase)] + group
         extra_groups.append(group)
@@ -351,10 +159,10 @@ def _phrase_bonus(entry: _Entry, normal: str) -> float:
             best = max(best, 12.0 * weight)
             continue
         small, big = sorted((phrase, normal), key=len)
-        minimum = 2 if _IS_CJK.search(small) else 4
+        minimum = 2 if IS_CJK.search(small) else 4
         if len(small) >= minimum and small in big:
             best = max(best, 5.0 * weight * len(small) / len(big))
-        elif len(compact) >= 5 and not _IS_CJK.search(compact):  # a misspelt name or alias
+        elif len(compact) >= 5 and not IS_CJK.search(compact):  # a misspelt name or alias
             matcher = difflib.SequenceMatcher(None, compact, phrase.replace(" ", ""))
             if matcher.real_quick_ratio() >= 0.85 and matcher.ratio() >= 0.85:
                 best = max(best, 6.0 * weight * matcher.ratio())
@@ -409,7 +217,7 @@ def search(catalog: Catalog | Iterable[Recipe], query: str, limit: int = 10) -> 
     """Recipes matching `query`, best first; an empty list when nothing matches well."""
     index = _index(catalog)
     groups = _groups(query)
-    normal = _normal(query)
+    normal = normalised(query)
     variants = {t: index.variants(t) for group in groups for t, _ in group}
     words = {id(e): word_score(index, e, groups, variants) for e in index.entries}
     # Which recipes match depends on the words alone, so word order changes only the ranking

@@ -11,14 +11,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from snippetgen.catalog import Catalog
-from snippetgen.params.code import cli_text
-from snippetgen.project_answers import ANSWERS_FILE, toml_value
-from snippetgen.project_naming import dist_name
-from snippetgen.quoting import escape, shell_word
+from snippetgen.codegen.quoting import escape, shell_word
+from snippetgen.project.answers import ANSWERS_FILE, toml_value
+from snippetgen.project.naming import dist_name
+from snippetgen.recipes.catalog import Catalog
+from snippetgen.recipes.params.code import cli_text
 
 if TYPE_CHECKING:
-    from snippetgen.scaffold import Project
+    from snippetgen.project.scaffold import Project
 
 # How a new project gets pytest (its `test` extra, see pyproject_text) into the interpreter
 # that then runs `python -m pytest`.

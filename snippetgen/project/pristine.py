@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from snippetgen.recipe import Recipe
+    from snippetgen.recipes.recipe import Recipe
 
 PRISTINE_DIR = ".snippetgen/pristine"
 # files of a project that snippetgen owns outright: never merged, never kept as pristine
@@ -37,7 +37,7 @@ def pristine_files(files: Mapping[str, str], answers_file: str) -> dict[str, str
 
 def recipe_hash(folder: Path) -> str:
     """A SHA-256 over every file of a recipe's folder (relative names and contents)."""
-    from snippetgen.cache import _folder_digest, _sha256
+    from snippetgen.codegen.cache import _folder_digest, _sha256
 
     digest = _sha256()
     _folder_digest(digest, folder)

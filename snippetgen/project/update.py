@@ -1,20 +1,19 @@
 """``snippetgen update``: bring a project the user has edited up to date.
 
-The project is rendered again (:func:`snippetgen.scaffold.build_project`, as ``new --from``
+The project is rendered again (:func:`snippetgen.project.scaffold.build_project`, as ``new --from``
 does) from its answers file, changed by the options (``--with``, ``--without``, ``--data``,
 ``--model``, ``--PARAM VALUE``). Each file is then merged three ways with ``git merge-file``:
 the base is the pristine copy of the project as last generated (``.snippetgen/pristine/``),
 "ours" the user's file, "theirs" the new render. Overlapping edits leave the standard
 conflict markers. Everything is computed in memory first (:func:`plan_update`); then
-:func:`apply_update` writes file by file through temporary files and ``os.replace``, the
-pristine copy and the answers file last, and puts every file back as it was when any write
-fails.
+:func:`snippetgen.project.update_writing.apply_update` writes file by file through temporary files
+and ``os.replace``, the pristine copy and the answers file last, and puts every file back as
+it was when any write fails.
 """
 
 from __future__ import annotations
 
 import difflib
-import os
 import shutil
 import stat
 import subprocess
@@ -24,18 +23,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from snippetgen.catalog import BASE_RECIPE, Catalog
-from snippetgen.errors import UserError
-from snippetgen.pristine import OWN_PREFIX, PRISTINE_DIR, generated
-from snippetgen.quoting import escape
+from snippetgen.codegen.quoting import escape
+from snippetgen.errors import UpdateError, UserError
+from snippetgen.project.pristine import OWN_PREFIX, PRISTINE_DIR, generated
+from snippetgen.recipes.catalog import BASE_RECIPE, Catalog
 
 # what happens to a file, in the order the plan lists them
 ACTIONS = ("added", "updated", "merged", "conflicted", "removed", "kept", "deleted")
 LABELS = ("yours", "as generated before", "as generated now")  # conflict marker labels
-
-
-class UpdateError(UserError):
-    """An update that cannot run as asked (one sentence, exit 2); nothing was written."""
 
 
 @dataclass
@@ -200,27 +195,13 @@ def plan_update(
 ) -> UpdatePlan:
     """Everything the update would do, computed in memory; raises UserError, writes nothing."""
     from snippetgen import __version__
-    from snippetgen.datamodel import data_model
-    from snippetgen.rendering import RenderRequest, plan
-    from snippetgen.scaffold import ANSWERS_FILE, build_project, read_answers
+    from snippetgen.project.scaffold import ANSWERS_FILE, build_project, read_answers
 
     _git()
     shown = escape(str(directory))
-    if not directory.is_dir():
-        raise UpdateError(f"{shown} is not a folder; update works on a project folder.")
-    if not (directory / ANSWERS_FILE).exists():
-        raise UpdateError(
-            f"{shown} holds no {ANSWERS_FILE}; update works on a project made by 'snippetgen new'."
-        )
+    _check_project(directory, shown, ANSWERS_FILE)
     old = read_answers(directory / ANSWERS_FILE)
-    recipes = _without(catalog, old.recipes, without)
-    setup = data_model(data or old.data, model or old.model)
-    wanted = [catalog.get(name).name for name in [*recipes, *with_]]
-    # the parameters the new set of recipes has: answers of removed features are dropped
-    fresh = plan(RenderRequest(BASE_RECIPE, {}, wanted, setup.data, setup.model), catalog)
-    params = {n: v for n, v in old.params.items() if n in fresh.params}
-    dropped = [n for n in old.params if n not in fresh.params and n not in fresh.inapplicable]
-    answers = replace(old, recipes=tuple(recipes), params=params)
+    answers, dropped = _kept_answers(catalog, old, with_, without, data, model)
     project = build_project(
         catalog,
         directory,
@@ -230,7 +211,6 @@ def plan_update(
         data=data,
         model=model,
     )
-    theirs = generated(project.files, ANSWERS_FILE)
     base = read_pristine(directory)
     result = UpdatePlan(directory, [], {}, {})
     if base is None:
@@ -240,23 +220,64 @@ def plan_update(
             "conflict markers around the differences"
         )
     result.notes = _version_notes(old, project.answers, __version__, dropped, with_, without)
+    _plan_files(result, base or {}, generated(project.files, ANSWERS_FILE), ANSWERS_FILE)
+    result.writes[ANSWERS_FILE] = project.files[ANSWERS_FILE]
+    for path in result.writes:
+        result.originals[path] = _read(directory / path, escape(path))
+    return result
+
+
+def _check_project(directory: Path, shown: str, answers_file: str) -> None:
+    """Refuse a folder that is not a project made by ``snippetgen new``."""
+    if not directory.is_dir():
+        raise UpdateError(f"{shown} is not a folder; update works on a project folder.")
+    if not (directory / answers_file).exists():
+        raise UpdateError(
+            f"{shown} holds no {answers_file}; update works on a project made by 'snippetgen new'."
+        )
+
+
+def _kept_answers(
+    catalog: Catalog,
+    old: Any,
+    with_: Sequence[str],
+    without: Sequence[str],
+    data: str | None,
+    model: str | None,
+) -> tuple[Any, list[str]]:
+    """The old answers less the features removed and the values no recipe takes any longer;
+    and the names of the values so dropped."""
+    from snippetgen.codegen.rendering import RenderRequest, plan
+    from snippetgen.recipes.datamodel import data_model
+
+    recipes = _without(catalog, old.recipes, without)
+    setup = data_model(data or old.data, model or old.model)
+    wanted = [catalog.get(name).name for name in [*recipes, *with_]]
+    # the parameters the new set of recipes has: answers of removed features are dropped
+    fresh = plan(RenderRequest(BASE_RECIPE, {}, wanted, setup.data, setup.model), catalog)
+    params = {n: v for n, v in old.params.items() if n in fresh.params}
+    dropped = [n for n in old.params if n not in fresh.params and n not in fresh.inapplicable]
+    return replace(old, recipes=tuple(recipes), params=params), dropped
+
+
+def _plan_files(
+    result: UpdatePlan, base: Mapping[str, str], theirs: Mapping[str, str], answers_file: str
+) -> None:
+    """Add each project file's change to the plan, and the writes it needs: the project's
+    files first, then those of the pristine copy that differ from it."""
     pristine: dict[str, str | None] = {}
-    for path in sorted(set(theirs) | set(base or {})):
-        if path.startswith(OWN_PREFIX) or path == ANSWERS_FILE:
+    for path in sorted(set(theirs) | set(base)):
+        if path.startswith(OWN_PREFIX) or path == answers_file:
             continue
-        change = _change(directory, path, (base or {}).get(path), theirs.get(path))
+        change = _change(result.directory, path, base.get(path), theirs.get(path))
         result.changes.append(change)
         if change.action in ("added", "updated", "merged", "conflicted", "removed"):
             result.writes[path] = change.after
         pristine[f"{PRISTINE_DIR}/{path}"] = theirs.get(path)
     # the pristine copy and the answers file are written last
     for path, text in pristine.items():
-        if (base or {}).get(path.removeprefix(PRISTINE_DIR + "/")) != text:
+        if base.get(path.removeprefix(PRISTINE_DIR + "/")) != text:
             result.writes[path] = text
-    result.writes[ANSWERS_FILE] = project.files[ANSWERS_FILE]
-    for path in result.writes:
-        result.originals[path] = _read(directory / path, escape(path))
-    return result
 
 
 def _change(directory: Path, path: str, base: str | None, theirs: str | None) -> Change:
@@ -299,35 +320,48 @@ def _version_notes(
     removed = [r for r in old.recipes if r not in new.recipes]
     notes += [f"feature {r}: added" for r in added]
     notes += [f"feature {r}: removed" for r in removed]
-    if not old.hashes:
-        notes.append(
-            "the answers file records no recipe hashes (an older snippetgen): which recipes "
-            "changed is unknown"
-        )
-    for name, digest in new.hashes.items():
-        if name in old.hashes and old.hashes[name] != digest:
-            notes.append(f"recipe {name}: changed since the project was generated")
-    for name in dropped:
-        notes.append(f"--{name}: no longer a parameter of this project (value dropped)")
+    notes += _recipe_notes(old.hashes, new.hashes)
+    notes += [
+        f"--{name}: no longer a parameter of this project (value dropped)" for name in dropped
+    ]
     if old.defaults:
-        for name, default in new.defaults.items():
-            if name not in old.defaults:
-                if name not in old.params and not added:
-                    notes.append(f"--{name}: new parameter (default {default!r})")
-            elif old.defaults[name] != default:
-                kept = new.params.get(name)
-                hint = (
-                    f"; this project keeps {kept!r} (pass --{name} {default} to take it)"
-                    if kept != default
-                    else ""
-                )
-                notes.append(
-                    f"--{name}: default now {default!r} (was {old.defaults[name]!r}){hint}"
-                )
+        notes += _default_notes(old, new, bool(added))
     return notes
 
 
-# --- showing and writing -----------------------------------------------------------------------
+def _recipe_notes(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+    """Which recipes changed since the project was generated (by their recorded hashes)."""
+    if not old:
+        return [
+            "the answers file records no recipe hashes (an older snippetgen): which recipes "
+            "changed is unknown"
+        ]
+    return [
+        f"recipe {name}: changed since the project was generated"
+        for name, digest in new.items()
+        if name in old and old[name] != digest
+    ]
+
+
+def _default_notes(old: Any, new: Any, features_added: bool) -> list[str]:
+    """The parameters that are new, or whose default changed, since the project was generated."""
+    notes = []
+    for name, default in new.defaults.items():
+        if name not in old.defaults:
+            if name not in old.params and not features_added:
+                notes.append(f"--{name}: new parameter (default {default!r})")
+        elif old.defaults[name] != default:
+            kept = new.params.get(name)
+            hint = (
+                f"; this project keeps {kept!r} (pass --{name} {default} to take it)"
+                if kept != default
+                else ""
+            )
+            notes.append(f"--{name}: default now {default!r} (was {old.defaults[name]!r}){hint}")
+    return notes
+
+
+# --- showing -----------------------------------------------------------------------------------
 
 
 def diff_text(change: Change) -> str:
@@ -341,87 +375,6 @@ def diff_text(change: Change) -> str:
         "/dev/null" if change.after is None else f"b/{change.path}",
     )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-
-
-def apply_update(update: UpdatePlan) -> None:
-    """Write the plan: each file through a temporary and os.replace, in order; on any
-    failure put back every file already written (and remove folders made) and raise."""
-    from snippetgen.output import atomic_write
-
-    directory = update.directory
-    done: list[str] = []
-    made: list[Path] = []
-    try:
-        for relative, text in update.writes.items():
-            path = directory / relative
-            done.append(relative)
-            if text is None:
-                path.unlink(missing_ok=True)
-                continue
-            missing = [p for p in path.parents if not p.exists()]
-            for folder in reversed(missing):
-                folder.mkdir()
-                made.append(folder)
-            original, mode = update.originals[relative]
-            atomic_write(path, text, mode=mode if original is not None else None)
-    except BaseException as exc:
-        problems = _rollback(update, done, made)
-        if isinstance(exc, OSError):
-            left = f"; could not restore {', '.join(problems)}" if problems else ""
-            raise UpdateError(
-                f"Cannot update {escape(str(directory))}: {exc.strerror or exc}; "
-                f"the project is as it was{left}."
-            ) from None
-        raise
-    for relative, text in update.writes.items():  # folders left empty by removals
-        if text is None:
-            for folder in (directory / relative).parents:
-                if folder == directory or directory not in folder.parents:
-                    break
-                try:
-                    folder.rmdir()
-                except OSError:
-                    break
-
-
-def _rollback(update: UpdatePlan, done: Sequence[str], made: Sequence[Path]) -> list[str]:
-    """Put back the files in `done` as they were; the paths that could not be."""
-    from snippetgen.output import atomic_write
-
-    problems = []
-    for relative in reversed(done):
-        path = update.directory / relative
-        original, mode = update.originals[relative]
-        try:
-            if original is None:
-                path.unlink(missing_ok=True)
-            else:
-                atomic_write(path, original, mode=mode)
-        except OSError:
-            problems.append(escape(relative))
-    for folder in reversed(made):
-        try:
-            folder.rmdir()
-        except OSError:
-            pass
-    return problems
-
-
-def lock_project(directory: Path) -> int:
-    """An exclusive lock on the project folder while it is updated (refuses a second update)."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        import fcntl
-    except ImportError:  # no flock (Windows)
-        return fd
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise UpdateError(
-            f"Another snippetgen update is running in {escape(str(directory))}; wait for it."
-        ) from None
-    return fd
 
 
 def summary(update: UpdatePlan) -> Mapping[str, int]:

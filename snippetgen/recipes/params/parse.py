@@ -1,8 +1,8 @@
 """Typed parameters: CLI strings in, validated Python values and literals out.
 
-One schema (:class:`snippetgen.recipe.Param`) drives the CLI, ``--help``, validation and
+One schema (:class:`snippetgen.recipes.recipe.Param`) drives the CLI, ``--help``, validation and
 the generated script's argparse defaults. Values reach generated code only as the
-literal of a validated int, float, bool, str or list (:func:`snippetgen.params.literal.py_literal`).
+literal of a validated int, float, bool, str or list (:func:`snippetgen.recipes.params.literal.py_literal`).
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from snippetgen.datamodel import not_for_source
 from snippetgen.errors import (
     MissingValueError,
     ParamValueError,
     StrayArgumentError,
     UnknownParamError,
 )
+from snippetgen.recipes.datamodel import not_for_source
 
 if TYPE_CHECKING:  # the schema checks each declared default here: no import back at run time
-    from snippetgen.params.schema import Param
+    from snippetgen.recipes.params.schema import Param
 
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 _FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")

@@ -7,19 +7,19 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from snippetgen.errors import RecipeDefinitionError, UnknownRecipeError
-from snippetgen.metatext import NAME_RE
-from snippetgen.recipe import BASE_RECIPE, BUILT_IN, Recipe, load_recipe
+from snippetgen.recipes.metatext import NAME_RE
+from snippetgen.recipes.recipe import BASE_RECIPE, BUILT_IN, Recipe, load_recipe
 
 PATH_ENV = "SNIPPETGEN_PATH"
 
 
 def builtin_dir() -> Path:
     """The built-in recipes: inside the installed package, or the repository's templates/."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "templates"
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "templates"
     if packaged.is_dir():
         return packaged
-    return here.parent / "templates"
+    return package.parent / "templates"
 
 
 def user_dirs() -> list[Path]:
@@ -79,7 +79,7 @@ def _intended_name(folder: Path) -> str:
 
 def _load_user_recipe(folder: Path, source: str) -> Recipe:
     """A recipe from a user folder, fully checked; any failure is a RecipeDefinitionError."""
-    from snippetgen.recipecheck import check_folder, check_user_recipe
+    from snippetgen.recipes.recipecheck import check_folder, check_user_recipe
 
     try:
         check_folder(folder)  # before anything in it is read: no links out, no FIFOs

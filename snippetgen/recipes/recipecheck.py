@@ -13,9 +13,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from snippetgen.codegen.slots import SLOTS
 from snippetgen.errors import RecipeDefinitionError
-from snippetgen.recipe import BUILT_IN, Recipe, template_file
-from snippetgen.slots import SLOTS
+from snippetgen.recipes.recipe import BUILT_IN, Recipe, template_file
 
 
 def template_path(recipe: Recipe) -> Path:
@@ -73,7 +73,7 @@ def _template_text(path: Path) -> str:
 
 def check_user_recipe(recipe: Recipe) -> None:
     """Raise RecipeDefinitionError when a recipe's template is unusable (no Jinja needed)."""
-    from snippetgen.template_text import macros, structure_problems
+    from snippetgen.codegen.template_text import macros, structure_problems
 
     path = template_path(recipe)
     if not path.is_file():  # only the base recipe may lack one (load_recipe checks the rest)
@@ -90,7 +90,7 @@ def check_user_recipe(recipe: Recipe) -> None:
         raise RecipeDefinitionError(
             path=str(path),
             reason=f"macro {unknown[0]!r} is not a slot of the training script "
-            "(see snippetgen/slots.py)",
+            "(see snippetgen/codegen/slots.py)",
         )
     missing = [n for n in recipe.essential if n not in names]
     if missing:
