@@ -331,3 +331,54 @@ def test_the_page_scripts_use_no_inline_code(client: TestClient) -> None:
         page = client.get(path).text
         assert re.findall(r"<script(?![^>]*\bsrc=)", page) == [], path
         assert not re.search(r"\son[a-z]+=", page), path
+
+
+def test_fields_show_the_value_as_parsed_and_keep_an_invalid_one(client: TestClient) -> None:
+    page = client.get("/compose", params={"recipe": "param-count", "freeze-first": "no"}).text
+    select = re.search(r'<select id="p-freeze-first".*?</select>', page, re.S)
+    assert select is not None
+    assert re.findall(r"<option selected>(\w+)</option>", select.group(0)) == ["false"]
+    page = client.get("/compose", params={"recipe": "lr-schedule", "kind": "bogus"}).text
+    select = re.search(r'<select id="p-kind".*?</select>', page, re.S)
+    assert select is not None
+    assert re.findall(r"<option selected>(\w+)</option>", select.group(0)) == ["bogus"]
+    assert cli_sentence("render", "lr-schedule", "--kind", "bogus") in unescape(page)
+
+
+def test_a_project_name_new_would_refuse_is_refused_under_its_field(client: TestClient) -> None:
+    got = client.get("/api/preview", params={"recipe": "mixup", "project": "torch"})
+    assert got.status_code == 400
+    assert got.json() == {
+        "error": "Package name 'torch' would shadow the module of that name; "
+        "choose another folder name.",
+        "field": "project",
+    }
+    page = client.get("/compose", params={"recipe": "mixup", "project": "<b>"})
+    assert page.status_code == 200
+    spot = re.search(r'<p class="error" id="err-project" role="alert">([^<]*)</p>', page.text)
+    assert spot is not None and "project folder name" in spot.group(1)
+    assert (
+        client.get("/download/zip", params={"recipe": "mixup", "project": "torch"}).status_code
+        == 400
+    )
+
+
+def test_pages_refuse_fields_they_do_not_take(client: TestClient) -> None:
+    for url, params in [
+        ("/recipe/warmup", {"with": "ema"}),
+        ("/recipe/warmup", {"data": "csv"}),
+        ("/recipe/warmup", {"model": "mlp"}),
+        ("/", {"q": "a", "x": "1"}),
+        ("/", [("q", "a"), ("q", "b")]),
+        ("/api/search", {"q": "w" * 1001}),
+    ]:
+        got = client.get(url, params=params)
+        assert got.status_code == 400, (url, params)
+        assert "Traceback" not in got.text
+
+
+def test_a_refused_host_still_gets_the_security_headers(client: TestClient) -> None:
+    got = client.get("/", headers={"host": "evil.example"})
+    assert got.status_code == 400
+    assert got.headers["content-security-policy"].startswith("default-src 'self'")
+    assert got.headers["x-content-type-options"] == "nosniff"

@@ -13,12 +13,14 @@ from snippetgen.errors import ScaffoldError
 _RESERVED = {"torch", "snippetgen", "tests", "data", "model", "train", "utils", "setup"}
 
 
-def package_name(directory: Path, package: str | None = None) -> str:
-    """The import name: --package, else the folder name made into an identifier."""
+def package_name(
+    directory: Path, package: str | None = None, *, hint: str = "; choose one with --package NAME"
+) -> str:
+    """The import name: --package, else the folder name made into an identifier (`hint`
+    ends the sentence that refuses a folder name giving no usable package name)."""
     if package is None:
         base = re.sub(r"[^0-9a-zA-Z]+", "_", directory.resolve().name).strip("_").lower()
         package = ("p_" + base if base[:1].isdigit() else base) or "project"
-        hint = "; choose one with --package NAME"
     else:
         hint = ""
     if not package.isidentifier() or not package.isascii() or keyword.iskeyword(package):

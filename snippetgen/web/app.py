@@ -8,16 +8,19 @@ zipped in memory. Every request is a GET whose query is checked by
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Sequence
+import os
+import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
+from anyio import CapacityLimiter, to_thread
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
@@ -35,6 +38,7 @@ from snippetgen.web.selection import (
     Selection,
     SelectionError,
     check_query_size,
+    read_search,
     read_selection,
 )
 
@@ -71,6 +75,24 @@ def _selection(request: Request, recipe: str | None = None) -> Selection:
     if recipe is not None:
         pairs = [(RECIPE_KEY, recipe), *pairs]
     return read_selection(pairs)
+
+
+# Renders that miss the cache (Jinja, black: up to a second of CPU each) run at most one per
+# core at a time; more wait their turn without holding a worker thread that a search needs.
+# A limiter belongs to its event loop: one per loop (a test client may run several).
+_LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+T = TypeVar("T")
+
+
+async def rendering(func: Callable[..., T], *args: Any) -> T:
+    """func(*args) in a worker thread, within the render limit."""
+    loop = asyncio.get_running_loop()
+    limiter = _LIMITERS.get(loop)
+    if limiter is None:
+        limiter = _LIMITERS[loop] = CapacityLimiter(max(1, os.cpu_count() or 1))
+    return await to_thread.run_sync(func, *args, limiter=limiter)
 
 
 def _status(exc: SnippetgenError) -> int:
@@ -110,17 +132,19 @@ def create_app(
     def error_page(exc: SnippetgenError) -> HTMLResponse:
         return page("error.html", _status(exc), message=str(exc))
 
-    async def index(request: Request) -> Response:
+    # Plain functions run in Starlette's worker threads: a slow search never holds up the
+    # event loop, and so never the other requests.
+    def index(request: Request) -> Response:
         try:
-            query = dict(_pairs(request)).get("q", "")
+            query = read_search(_pairs(request))
         except SnippetgenError as exc:
             return error_page(exc)
         rows = views.search_rows(recipes, query, SEARCH_LIMIT)
         return page("index.html", query=query, rows=rows, total=len(recipes))
 
-    async def search(request: Request) -> Response:
+    def search(request: Request) -> Response:
         try:
-            query = dict(_pairs(request)).get("q", "")
+            query = read_search(_pairs(request))
         except SnippetgenError as exc:
             return JSONResponse({"error": str(exc)}, status_code=_status(exc))
         return JSONResponse(views.search_rows(recipes, query, SEARCH_LIMIT))
@@ -132,10 +156,10 @@ def create_app(
         except SnippetgenError as exc:
             return error_page(exc)
 
-    def compose(request: Request) -> Response:
+    async def compose(request: Request) -> Response:
         try:
             selection = _selection(request)
-            state = views.composer(recipes, selection)
+            state = await rendering(views.composer, recipes, selection)
         except SnippetgenError as exc:
             return error_page(exc)
         return page("compose.html", selection=selection, code_html=views.code_html, **state)
@@ -147,7 +171,7 @@ def create_app(
             selection = _selection(request)
             shown = views.preview(recipes, selection, cached_only=True)
             if shown is None:
-                shown = await run_in_threadpool(views.rendered, recipes, selection)
+                shown = await rendering(views.rendered, recipes, selection)
         except SnippetgenError as exc:
             failed = {"error": str(exc), "field": views.error_field(exc)}
             return JSONResponse(failed, status_code=_status(exc))
@@ -161,12 +185,12 @@ def create_app(
         "zip": views.download_project,
     }
 
-    def download(request: Request) -> Response:
+    async def download(request: Request) -> Response:
         kind = request.path_params["kind"]
         if kind not in makers:
             return Response("Downloads are py, ipynb and zip.\n", 404, media_type="text/plain")
         try:
-            made = makers[kind](recipes, _selection(request))
+            made = await rendering(makers[kind], recipes, _selection(request))
         except SnippetgenError as exc:
             return Response(f"{exc}\n", _status(exc), media_type="text/plain")
         disposition = f'attachment; filename="{made.filename}"'  # a checked name: see selection
@@ -187,9 +211,9 @@ def create_app(
         Route("/static/code.css", code_style),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    middleware = [Middleware(_Headers)]
+    middleware = [Middleware(_Headers)]  # the first is the outermost: every answer gets them
     if allowed_hosts is not None:
-        middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
     return Starlette(routes=routes, middleware=middleware, exception_handlers={500: _crash})
 
 

@@ -81,13 +81,65 @@ def _one(key: str, found: list[str]) -> str:
 
 
 def _value(key: str, text: str) -> str:
+    name = "The search" if key == "q" else f"The value of --{key}"
     if len(text) > MAX_VALUE_CHARS:
         raise SelectionError(
-            f"The value of --{key} is {len(text)} characters long; at most {MAX_VALUE_CHARS}.", key
+            f"{name} is {len(text)} characters long; at most {MAX_VALUE_CHARS}.", key
         )
     if "\x00" in text:
-        raise SelectionError(f"The value of --{key} holds a NUL character.", key)
+        raise SelectionError(f"{name} holds a NUL character.", key)
     return text
+
+
+def check_project(project: str) -> None:
+    """Refuse a project folder name that is not a plain word or whose package name `new`
+    would refuse (``torch``, a keyword, a standard-library module...)."""
+    from pathlib import Path
+
+    from snippetgen.project.naming import package_name
+
+    if not _PROJECT.fullmatch(project):
+        raise SelectionError(
+            "A project folder name is a letter, then letters, digits, '-' and '_' "
+            "(at most 64 characters).",
+            PROJECT_KEY,
+        )
+    try:
+        package_name(Path(project), hint="; choose another folder name")
+    except UserError as exc:
+        raise SelectionError(str(exc), PROJECT_KEY) from None
+
+
+def only_values(selection: Selection) -> Selection:
+    """A selection that names parameter values only (a recipe page's query)."""
+    extra = [
+        key
+        for key, given in (
+            (WITH_KEY, selection.with_),
+            (DATA_KEY, selection.data),
+            (MODEL_KEY, selection.model),
+            (PROJECT_KEY, selection.project != DEFAULT_PROJECT),
+        )
+        if given
+    ]
+    if extra:
+        raise SelectionError(
+            f"A recipe page takes parameter values only, not {extra[0]!r}; "
+            "compose a script to choose features, data, model or project.",
+            extra[0],
+        )
+    return selection
+
+
+def read_search(pairs: Iterable[tuple[str, str]]) -> str:
+    """The text of a search query (``q=TEXT``, once, at most MAX_VALUE_CHARS)."""
+    found: list[str] = []
+    for key, text in pairs:
+        if key != "q":
+            shown = key if len(key) <= 40 else key[:37] + "..."
+            raise SelectionError(f"A search takes one field, q, not {shown!r}.")
+        found.append(_value(key, text))
+    return _one("q", found) if found else ""
 
 
 def read_selection(pairs: Iterable[tuple[str, str]]) -> Selection:
@@ -103,12 +155,6 @@ def read_selection(pairs: Iterable[tuple[str, str]]) -> Selection:
     if RECIPE_KEY not in fields:
         raise SelectionError("The query names no recipe (recipe=NAME).", RECIPE_KEY)
     project = _one(PROJECT_KEY, fields.pop(PROJECT_KEY, [DEFAULT_PROJECT]))
-    if not _PROJECT.fullmatch(project):
-        raise SelectionError(
-            "A project folder name is a letter, then letters, digits, '-' and '_' "
-            "(at most 64 characters).",
-            PROJECT_KEY,
-        )
     data, model = (_one(k, fields.pop(k)) if k in fields else None for k in (DATA_KEY, MODEL_KEY))
     return Selection(
         recipe=_one(RECIPE_KEY, fields.pop(RECIPE_KEY)),

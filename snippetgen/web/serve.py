@@ -60,14 +60,17 @@ def serve(
 
     from snippetgen.web.app import LOCAL_HOSTS, create_app
 
-    chosen = host or DEFAULT_HOST
+    if host is not None and not host.strip():
+        raise UserError("--host needs an address, such as 127.0.0.1 or 0.0.0.0.")
+    chosen = DEFAULT_HOST if host is None else host
     local = is_local(chosen)
+    sock = listen(chosen, port)
     if not local:
         say(
             f"warning: listening on {chosen}, which other machines can reach: anyone who can "
-            "connect can use this composer (it reads and writes no files)."
+            "connect can use this composer (it reads no file a request names and writes "
+            "only its render cache)."
         )
-    sock = listen(chosen, port)
     url = url_of(sock)
     allowed = [*LOCAL_HOSTS, chosen] if local else None
     config = uvicorn.Config(

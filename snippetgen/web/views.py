@@ -13,7 +13,7 @@ import functools
 import io
 import json
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -26,7 +26,15 @@ from snippetgen.errors import (
 from snippetgen.recipes.catalog import Catalog
 from snippetgen.recipes.datamodel import BUILTIN_MODELS, DATA_SOURCES, DEFAULT_DATA
 from snippetgen.recipes.recipe import BASE_RECIPE, Recipe
-from snippetgen.web.selection import DATA_KEY, MODEL_KEY, PROJECT_KEY, Selection, SelectionError
+from snippetgen.web.selection import (
+    DATA_KEY,
+    MODEL_KEY,
+    PROJECT_KEY,
+    Selection,
+    SelectionError,
+    check_project,
+    only_values,
+)
 
 if TYPE_CHECKING:
     from snippetgen.codegen.rendering import Plan
@@ -164,6 +172,7 @@ def sheet(catalog: Catalog, selection: Selection) -> dict[str, Any]:
     from snippetgen.recipes.params.code import cli_text
 
     recipe = catalog.get(selection.recipe)
+    only_values(selection)
     values = plan(RenderRequest(recipe.name, args=selection.args()), catalog).values
     shown = shown_values(recipe, catalog, values)
     code, trimmed = key_code(recipe, shown)
@@ -255,8 +264,9 @@ def features(catalog: Catalog, selection: Selection) -> list[Feature]:
     return out
 
 
-def fields(structure: Plan, selection: Selection) -> list[Field]:
-    """A form field for each parameter of the plan, holding the user's text or the default."""
+def fields(structure: Plan, shown: Mapping[str, str]) -> list[Field]:
+    """A form field for each parameter of the plan, holding `shown` (the user's values, as
+    text) or the default."""
     from snippetgen.recipes.params.code import cli_text
 
     out = []
@@ -271,11 +281,28 @@ def fields(structure: Plan, selection: Selection) -> list[Field]:
                 range="" if param.choices else param.range_text(),
                 choices=param.choices or (("true", "false") if param.type == "bool" else ()),
                 default=default,
-                value=selection.values.get(name, default),
+                value=shown.get(name, default),
                 owner=structure.owners[name],
             )
         )
     return out
+
+
+def shown_values(catalog: Catalog, selection: Selection) -> dict[str, str]:
+    """The user's values as the fields show them: as the CLI writes the parsed value (a
+    boolean's "no" is "false", "0.50" is "0.5"), or as typed when it does not parse."""
+    from snippetgen.recipes.params.code import cli_text
+
+    try:
+        resolved = resolve(catalog, selection)
+    except SnippetgenError:
+        return dict(selection.values)
+    return {
+        name: cli_text(resolved.params[name], resolved.values[name])
+        if name in resolved.params
+        else text
+        for name, text in selection.values.items()
+    }
 
 
 def grouped(found: list[Field], target: str) -> list[tuple[str, list[Field]]]:
@@ -304,14 +331,15 @@ def composer(catalog: Catalog, selection: Selection) -> dict[str, Any]:
     }
     try:
         structure = resolve(catalog, selection, with_values=False)
-        page["fields"] = grouped(fields(structure, selection), target.name)
+        shown = shown_values(catalog, selection)
+        page["fields"] = grouped(fields(structure, shown), target.name)
         page["preview"] = rendered(catalog, selection)
     except SnippetgenError as exc:
         field = error_field(exc)
-        shown = {f.name for _, group in page["fields"] for f in group}
+        spots = {f.name for _, group in page["fields"] for f in group}
         if target.kind == "feature":
-            shown |= {DATA_KEY, MODEL_KEY, PROJECT_KEY}
-        page["error"], page["error_field"] = str(exc), field if field in shown else None
+            spots |= {DATA_KEY, MODEL_KEY, PROJECT_KEY}
+        page["error"], page["error_field"] = str(exc), field if field in spots else None
     return page
 
 
@@ -323,6 +351,8 @@ def preview(catalog: Catalog, selection: Selection, *, cached_only: bool = False
     from snippetgen.recipes.recipecheck import check_templates
 
     resolved = resolve(catalog, selection)
+    if resolved.target.kind == "feature":
+        check_project(selection.project)
     check_templates(resolved.recipes)
     code = cached_render(resolved) if cached_only else render_plan(resolved)
     if code is None:
@@ -369,6 +399,7 @@ def project_files(catalog: Catalog, selection: Selection) -> dict[str, str]:
     from snippetgen.project.scaffold import build_project
 
     target = catalog.get(selection.recipe)
+    check_project(selection.project)
     project = build_project(
         catalog,
         Path(selection.project),
