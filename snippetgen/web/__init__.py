@@ -3,7 +3,7 @@ preview, and downloads, on top of the same plan, validation and render cache as 
 
 The pages and the JSON API live in :mod:`snippetgen.web.app`; what a request may ask for is
 checked in :mod:`snippetgen.web.selection`; what a page shows is computed, without any web
-framework, in :mod:`snippetgen.web.views`. Starlette and uvicorn come with the
+framework, in :mod:`snippetgen.web.views`, and the downloads in :mod:`snippetgen.web.downloads`. Starlette and uvicorn come with the
 ``snippetgen[web]`` extra.
 """
 

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snippetgen.errors import RecipeBug, SnippetgenError, UnknownRecipeError
 from snippetgen.recipes.catalog import Catalog, load_catalog
-from snippetgen.web import views
+from snippetgen.web import downloads, views
 from snippetgen.web.selection import (
     MAX_FIELDS,
     RECIPE_KEY,
@@ -180,9 +180,9 @@ def create_app(
         return Response(body, media_type="application/json")
 
     makers = {
-        "py": views.download_script,
-        "ipynb": views.download_notebook,
-        "zip": views.download_project,
+        "py": downloads.download_script,
+        "ipynb": downloads.download_notebook,
+        "zip": downloads.download_project,
     }
 
     async def download(request: Request) -> Response:
