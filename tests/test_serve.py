@@ -9,10 +9,7 @@ import urllib.request
 
 import pytest
 
-from helpers import import_or_skip, serving
-
-import_or_skip("starlette")
-import_or_skip("uvicorn")
+from helpers import serving
 
 
 def fetch(url: str, host: str | None = None) -> tuple[int, str]:

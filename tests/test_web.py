@@ -13,14 +13,9 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
 from helpers import import_or_skip
-
-import_or_skip("starlette")
-import_or_skip("httpx")
-
-from starlette.testclient import TestClient  # noqa: E402
-
 from snippetgen.recipes.catalog import load_catalog  # noqa: E402
 from snippetgen.web.app import create_app  # noqa: E402
 from snippetgen.web.selection import MAX_QUERY_BYTES  # noqa: E402
