@@ -17,8 +17,9 @@ Generated code (one process, torch on 1 thread):
   label smoothing  the cookbook's one-hot LSR module (rewritten) vs
                    F.cross_entropy(label_smoothing=e), forward + backward
 Web composer (wall time; benchmarks/web_latency.py):
-  cached preview   /api/preview of `snippetgen serve`, p50/p95 over 300 requests, vs the same
-                   selection rendered in process (plan + render_plan, a cache hit)
+  cached preview   /api/preview of `snippetgen serve`, p50/p95 over 300 requests for two
+                   cached selections in turn (the page names the preview it shows), vs the
+                   same selections rendered in process (plan + render_plan, a cache hit)
 Data loading (wall time, worker processes):
   image loader     images per second through the DataLoader of `render train --data
                    image-folder` (decode, resize, augment, normalise, batch) vs Pillow's

@@ -140,10 +140,20 @@ def test_compose_preview_error_and_downloads(page: Page, server: str, tmp_path: 
     expect(page.locator("#p-alpha")).to_have_value("0.4")
     expect(command).to_have_text("snippetgen render mixup --with warmup --alpha 0.4")
 
+    # After the first preview, a page is sent only the lines that changed; what it shows is
+    # still the CLI's script.
+    page.fill("#p-alpha", "0.3")
+    expect(command).to_have_text("snippetgen render mixup --with warmup --alpha 0.3")
+    with page.expect_response(lambda r: "/api/preview" in r.url) as answered:
+        page.fill("#p-alpha", "0.4")
+    assert len(answered.value.json()["edits"]) == 2
+    expect(command).to_have_text("snippetgen render mixup --with warmup --alpha 0.4")
+    expected = cli_render(tmp_path, "mixup", "--with", "warmup", "--alpha", "0.4")
+    assert page.locator("#code").text_content().strip() == expected.decode().strip()
+
     with page.expect_download() as script:
         page.click("#dl-py")
     assert script.value.suggested_filename == "train.py"
-    expected = cli_render(tmp_path, "mixup", "--with", "warmup", "--alpha", "0.4")
     assert Path(script.value.path()).read_bytes() == expected
 
     with page.expect_download() as notebook:

@@ -18,8 +18,8 @@ checksum; one that fails (truncated, edited, swapped, garbage) is ignored and re
 least recently used entries beyond MAX_ENTRIES, and those unused for STALE_DAYS, are pruned.
 The folder is safe to delete at any time. ``SNIPPETGEN_NO_CACHE=1`` turns the cache off.
 
-Keys are computed with CPython's built-in SHA-256 module, which loads faster than hashlib's
-OpenSSL binding. Beside the renders, :mod:`snippetgen.codegen.toml_cache` keeps parsed ``recipe.toml``
+Keys are computed with CPython's built-in SHA-256 module (see
+:mod:`snippetgen.codegen.digests`), which loads faster than hashlib's OpenSSL binding. Beside the renders, :mod:`snippetgen.codegen.toml_cache` keeps parsed ``recipe.toml``
 files; :func:`flush` saves them on exit, and :func:`clear` deletes both.
 """
 
@@ -29,7 +29,7 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +42,11 @@ from snippetgen.codegen.cache_folder import (
     read_regular,
     write,
 )
+from snippetgen.codegen.digests import folder_digest
+from snippetgen.codegen.digests import sha256 as _sha256
 from snippetgen.codegen.toml_cache import flush as flush
 
-FORMAT = "v2"
+FORMAT = "v3"
 MAX_ENTRIES = 500  # beyond this, the least recently used entries are removed
 MAX_ENTRY_BYTES = 4 << 20  # a render is tens of kilobytes: anything this big is not ours
 _MAGIC = f"# snippetgen render cache {FORMAT} key="
@@ -68,25 +70,6 @@ def _installed(package: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _sha256_type() -> Any:
-    """CPython's built-in SHA-256 where there is one: hashlib would load OpenSSL first,
-    which costs a render served from the cache more than all its hashing. Same digest."""
-    try:
-        from _sha2 import sha256  # CPython 3.12+
-    except ImportError:
-        try:
-            from _sha256 import sha256  # CPython 3.11
-        except ImportError:
-            from hashlib import sha256
-    return sha256
-
-
-def _sha256(data: bytes = b"") -> Any:
-    """A SHA-256 hash object."""
-    return _sha256_type()(data)
-
-
-@functools.lru_cache(maxsize=1)
 def _tool_digest() -> str:
     """snippetgen's version and own source (its subpackages' too), and the versions of the
     tools that shape output."""
@@ -102,25 +85,21 @@ def _tool_digest() -> str:
     return digest.hexdigest()
 
 
-def _folder_digest(digest: Any, folder: Path) -> None:
-    """Feed every file below ``folder`` (relative name and contents) into ``digest``."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    digest.update(f"folder {len(files)}\0".encode())
-    for path in files:
-        data = path.read_bytes()
-        name = path.relative_to(folder).as_posix()
-        digest.update(f"{name}\0{len(data)}\0".encode() + data)
-
-
-def render_key(header: str, folders: Iterable[Path], values: Mapping[str, Any]) -> str:
-    """The cache key of a render: a hex SHA-256 over everything the output depends on."""
+def render_key(
+    header: str,
+    folders: Iterable[Path],
+    values: Mapping[str, Any],
+    digests: Callable[[Path], str] = folder_digest,
+) -> str:
+    """The cache key of a render: a hex SHA-256 over everything the output depends on.
+    `digests` gives each folder's digest (a FolderDigests in a long-running process)."""
     digest = _sha256()
     digest.update(f"{FORMAT}|{_tool_digest()}\0".encode())
     digest.update(header.encode() + b"\0")
     digest.update(json.dumps(values, sort_keys=True, default=repr).encode() + b"\0")
     for folder in folders:
-        _folder_digest(digest, Path(folder))
-    return digest.hexdigest()
+        digest.update(f"{digests(Path(folder))}\0".encode())
+    return str(digest.hexdigest())
 
 
 def _entry(key: str) -> Path:

@@ -10,11 +10,13 @@ in the render cache.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from snippetgen.codegen import cache
+from snippetgen.codegen.digests import folder_digest
 from snippetgen.codegen.quoting import comment, shell_word
 from snippetgen.errors import (
     CompositionError,
@@ -247,18 +249,29 @@ def render(
     return render_plan(plan(request, catalog or load_catalog()), command=command)
 
 
-def _cache_key(plan_: Plan, command: str | None) -> tuple[str, str]:
+def _cache_key(
+    plan_: Plan, command: str | None, digests: Callable[[Path], str] = folder_digest
+) -> tuple[str, str]:
     """The header of a render and its render-cache key."""
     header = make_header(plan_, command or plan_.command())
     key = cache.render_key(
-        header, [r.path for r in plan_.recipes], {**plan_.values, "": list(plan_.setup)}
+        header, [r.path for r in plan_.recipes], {**plan_.values, "": list(plan_.setup)}, digests
     )
     return header, key
 
 
-def cached_render(plan_: Plan, *, command: str | None = None) -> str | None:
-    """What render_plan would return, if the render cache holds it; else None (no rendering)."""
-    return cache.load(_cache_key(plan_, command)[1])
+def render_key(
+    plan_: Plan, *, command: str | None = None, digests: Callable[[Path], str] = folder_digest
+) -> str:
+    """The render-cache key of render_plan(plan_, command=command): equal keys, equal renders.
+    `digests` gives the recipe folders' digests (a FolderDigests in a long-running process)."""
+    return _cache_key(plan_, command, digests)[1]
+
+
+def cached_render(plan_: Plan, *, command: str | None = None, key: str | None = None) -> str | None:
+    """What render_plan would return, if the render cache holds it; else None (no rendering).
+    `key`, when given, is render_key(plan_, command=command), already computed."""
+    return cache.load(key or render_key(plan_, command=command))
 
 
 def render_plan(plan_: Plan, *, command: str | None = None) -> str:

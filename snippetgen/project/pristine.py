@@ -37,11 +37,9 @@ def pristine_files(files: Mapping[str, str], answers_file: str) -> dict[str, str
 
 def recipe_hash(folder: Path) -> str:
     """A SHA-256 over every file of a recipe's folder (relative names and contents)."""
-    from snippetgen.codegen.cache import _folder_digest, _sha256
+    from snippetgen.codegen.digests import folder_digest
 
-    digest = _sha256()
-    _folder_digest(digest, folder)
-    return str(digest.hexdigest())
+    return folder_digest(folder)
 
 
 def recipe_hashes(recipes: Iterable[Recipe]) -> dict[str, str]:

@@ -9,7 +9,6 @@ zipped in memory. Every request is a GET whose query is checked by
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import weakref
@@ -32,6 +31,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from snippetgen.errors import RecipeBug, SnippetgenError, UnknownRecipeError
 from snippetgen.recipes.catalog import Catalog, load_catalog
 from snippetgen.web import downloads, views
+from snippetgen.web.highlight import code_css
+from snippetgen.web.preview import Previews, answer, preview, rendered
 from snippetgen.web.selection import (
     MAX_FIELDS,
     RECIPE_KEY,
@@ -45,6 +46,7 @@ from snippetgen.web.selection import (
 HERE = Path(__file__).parent
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 SEARCH_LIMIT = 12
+SHOWN_HEADER = "snippetgen-shown"  # the key of the preview a page shows
 HEADERS = {
     # Pages load only their own script and style; nothing may frame them.
     "content-security-policy": "default-src 'self'; img-src 'self' data:; "
@@ -127,7 +129,8 @@ def create_app(
     """
     recipes = catalog if catalog is not None else load_catalog()
     page = _Pages()
-    css = views.code_css()
+    css = code_css()
+    previews = Previews()  # the latest previews, highlighted: a page is sent what changed
 
     def error_page(exc: SnippetgenError) -> HTMLResponse:
         return page("error.html", _status(exc), message=str(exc))
@@ -159,25 +162,25 @@ def create_app(
     async def compose(request: Request) -> Response:
         try:
             selection = _selection(request)
-            state = await rendering(views.composer, recipes, selection)
+            state = await rendering(views.composer, recipes, selection, previews)
         except SnippetgenError as exc:
             return error_page(exc)
-        return page("compose.html", selection=selection, code_html=views.code_html, **state)
+        return page("compose.html", selection=selection, **state)
 
-    async def preview(request: Request) -> Response:
+    async def live_preview(request: Request) -> Response:
         # A cached render is answered at once; only a miss (Jinja, black: up to a second)
-        # goes to a worker thread, so that it does not hold up other requests.
+        # goes to a worker thread, so that it does not hold up other requests. The page
+        # names the preview it shows (SHOWN_HEADER) and gets the lines that changed.
         try:
             selection = _selection(request)
-            shown = views.preview(recipes, selection, cached_only=True)
-            if shown is None:
-                shown = await rendering(views.rendered, recipes, selection)
+            made = preview(recipes, selection, previews, cached_only=True)
+            if made is None:
+                made = await rendering(rendered, recipes, selection, previews)
         except SnippetgenError as exc:
             failed = {"error": str(exc), "field": views.error_field(exc)}
             return JSONResponse(failed, status_code=_status(exc))
-        fields = {"command": shown.command, "warning": shown.warning, "query": selection.query()}
-        body = '{"html":' + views.code_html_json(shown.code) + "," + json.dumps(fields)[1:]
-        return Response(body, media_type="application/json")
+        body = answer(previews, made, request.headers.get(SHOWN_HEADER))
+        return JSONResponse({**body, "query": selection.query()})
 
     makers = {
         "py": downloads.download_script,
@@ -204,7 +207,7 @@ def create_app(
     routes = [
         Route("/", index),
         Route("/api/search", search),
-        Route("/api/preview", preview),
+        Route("/api/preview", live_preview),
         Route("/recipe/{name}", recipe_page),
         Route("/compose", compose),
         Route("/download/{kind}", download),

@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 from snippetgen.recipes.catalog import Catalog
 from snippetgen.recipes.recipe import Recipe
+from snippetgen.web.preview import checked_plan, script
 from snippetgen.web.selection import Selection, check_project
-from snippetgen.web.views import rendered, resolve
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # every entry's date: the same selection gives the same zip
 
@@ -29,7 +29,7 @@ def script_name(recipe: Recipe) -> str:
 
 
 def download_script(catalog: Catalog, selection: Selection) -> Download:
-    code = rendered(catalog, selection).code
+    code = script(catalog, selection)
     name = script_name(catalog.get(selection.recipe))
     return Download(f"{name}.py", code.encode(), "text/x-python; charset=utf-8")
 
@@ -39,7 +39,7 @@ def download_notebook(catalog: Catalog, selection: Selection) -> Download:
     from snippetgen.project.notebook import require_nbformat, script_notebook
 
     require_nbformat()
-    resolved = resolve(catalog, selection)
+    resolved = checked_plan(catalog, selection)
     code = render_plan(resolved)
     text = script_notebook(code, resolved, resolved.command(), dict(resolved.given))
     name = script_name(resolved.target)

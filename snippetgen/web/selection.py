@@ -8,13 +8,18 @@ by the same code as the CLI's ``--NAME VALUE`` words, which gives the same sente
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlencode
 
 from snippetgen.errors import UserError
+
+if TYPE_CHECKING:
+    from snippetgen.codegen.rendering import Plan
+    from snippetgen.recipes.catalog import Catalog
 
 # Keys of the query that are not parameters (recipe.toml may not declare a parameter so named).
 RECIPE_KEY, WITH_KEY, DATA_KEY, MODEL_KEY, PROJECT_KEY = (
@@ -91,6 +96,7 @@ def _value(key: str, text: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=64)  # a refusal is raised again each time, not kept
 def check_project(project: str) -> None:
     """Refuse a project folder name that is not a plain word or whose package name `new`
     would refuse (``torch``, a keyword, a standard-library module...)."""
@@ -164,3 +170,27 @@ def read_selection(pairs: Iterable[tuple[str, str]]) -> Selection:
         values={key: _one(key, found) for key, found in fields.items()},
         project=project,
     )
+
+
+def _request(selection: Selection, *, with_values: bool) -> Any:
+    from snippetgen.codegen.rendering import RenderRequest
+
+    data_model: dict[str, Any] = {}
+    if selection.data:
+        data_model["data"] = selection.data
+    if selection.model:
+        data_model["model"] = selection.model
+    return RenderRequest(
+        selection.recipe,
+        with_=selection.with_,
+        args=selection.args() if with_values else (),
+        **data_model,
+    )
+
+
+def resolve(catalog: Catalog, selection: Selection, *, with_values: bool = True) -> Plan:
+    """The plan of a selection, through the CLI's plan(); without `with_values`, only its
+    structure (the recipes, their parameters and defaults)."""
+    from snippetgen.codegen.rendering import plan
+
+    return plan(_request(selection, with_values=with_values), catalog)

@@ -9,8 +9,6 @@ what ``snippetgen render`` prints for the same selection.
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -23,14 +21,16 @@ from snippetgen.errors import (
 from snippetgen.recipes.catalog import Catalog
 from snippetgen.recipes.datamodel import BUILTIN_MODELS, DATA_SOURCES, DEFAULT_DATA
 from snippetgen.recipes.recipe import BASE_RECIPE, Recipe
+from snippetgen.web.highlight import code_html
+from snippetgen.web.preview import Previews, rendered
 from snippetgen.web.selection import (
     DATA_KEY,
     MODEL_KEY,
     PROJECT_KEY,
     Selection,
     SelectionError,
-    check_project,
     only_values,
+    resolve,
 )
 
 if TYPE_CHECKING:
@@ -56,12 +56,6 @@ class Feature(NamedTuple):
     summary: str
     checked: bool
     disabled: str  # why it cannot be added to the selection ('' when it can)
-
-
-class Preview(NamedTuple):
-    code: str
-    command: str
-    warning: str
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -96,58 +90,6 @@ def search_rows(catalog: Catalog, query: str, limit: int = 10) -> list[dict[str,
         return recipe_rows(catalog)
     hits = search(catalog, query, limit=limit)
     return [{**recipe_rows([h.recipe])[0], "score": round(h.score, 3)} for h in hits]
-
-
-# --- the code, highlighted ---------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=256)
-def code_html(code: str) -> str:
-    """Python code as highlighted HTML (Pygments escapes every character it is given).
-
-    Keywords, strings, comments, numbers, builtins and the names a def or class introduces
-    are coloured; plain names and punctuation are left as text, which keeps a preview's HTML
-    under half the size of colouring every token."""
-    from pygments import highlight
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import PythonLexer
-
-    lexer = PythonLexer()
-    lexer.add_filter(_plain_filter())
-    return str(highlight(code, lexer, HtmlFormatter(cssclass="code")))
-
-
-@functools.lru_cache(maxsize=256)
-def code_html_json(code: str) -> str:
-    """code_html(code) as a JSON string, kept: a repeated preview skips highlighting and
-    escaping alike."""
-    return json.dumps(code_html(code))
-
-
-def _plain_filter() -> Any:
-    from pygments.filter import Filter
-    from pygments.token import Name, Operator, Punctuation, Text, Token
-
-    coloured = (Name.Builtin, Name.Function, Name.Class, Name.Decorator, Name.Exception)
-
-    class Plain(Filter):
-        def filter(self, lexer: Any, stream: Any) -> Any:
-            for kind, value in stream:
-                plain = (
-                    (kind in Name and not any(kind in c for c in coloured))
-                    or kind in Punctuation
-                    or (kind in Operator and kind not in Operator.Word)
-                    or kind in Text
-                )
-                yield (Token.Text if plain else kind), value
-
-    return Plain()
-
-
-def code_css() -> str:
-    from pygments.formatters import HtmlFormatter
-
-    return str(HtmlFormatter(cssclass="code").get_style_defs(".code"))
 
 
 # --- a recipe's page ---------------------------------------------------------------------------
@@ -205,29 +147,6 @@ def sheet(catalog: Catalog, selection: Selection) -> dict[str, Any]:
 
 
 # --- the composer ------------------------------------------------------------------------------
-
-
-def _request(selection: Selection, *, with_values: bool) -> Any:
-    from snippetgen.codegen.rendering import RenderRequest
-
-    data_model: dict[str, Any] = {}
-    if selection.data:
-        data_model["data"] = selection.data
-    if selection.model:
-        data_model["model"] = selection.model
-    return RenderRequest(
-        selection.recipe,
-        with_=selection.with_,
-        args=selection.args() if with_values else (),
-        **data_model,
-    )
-
-
-def resolve(catalog: Catalog, selection: Selection, *, with_values: bool = True) -> Plan:
-    """The plan of a selection (without its values: the recipes and their defaults)."""
-    from snippetgen.codegen.rendering import plan
-
-    return plan(_request(selection, with_values=with_values), catalog)
 
 
 def features(catalog: Catalog, selection: Selection) -> list[Feature]:
@@ -302,7 +221,7 @@ def grouped(found: list[Field], target: str) -> list[tuple[str, list[Field]]]:
     return [(owner, [f for f in found if f.owner == owner]) for owner in owners]
 
 
-def composer(catalog: Catalog, selection: Selection) -> dict[str, Any]:
+def composer(catalog: Catalog, selection: Selection, previews: Previews) -> dict[str, Any]:
     """Everything the composer page shows for a selection: the feature choices, data and
     model, a field per parameter, and the preview (or the sentence that refuses it)."""
     target = catalog.get(selection.recipe)
@@ -322,7 +241,7 @@ def composer(catalog: Catalog, selection: Selection) -> dict[str, Any]:
         structure = resolve(catalog, selection, with_values=False)
         shown = shown_values(catalog, selection)
         page["fields"] = grouped(fields(structure, shown), target.name)
-        page["preview"] = rendered(catalog, selection)
+        page["preview"] = rendered(catalog, selection, previews)
     except SnippetgenError as exc:
         field = error_field(exc)
         spots = {f.name for _, group in page["fields"] for f in group}
@@ -330,28 +249,3 @@ def composer(catalog: Catalog, selection: Selection) -> dict[str, Any]:
             spots |= {DATA_KEY, MODEL_KEY, PROJECT_KEY}
         page["error"], page["error_field"] = str(exc), field if field in spots else None
     return page
-
-
-def preview(catalog: Catalog, selection: Selection, *, cached_only: bool = False) -> Preview | None:
-    """The selection rendered as the CLI renders it, with the CLI's command; with
-    `cached_only`, None unless the render cache holds it (then nothing is rendered)."""
-    from snippetgen.codegen.rendering import cached_render, render_plan
-    from snippetgen.lookup.lrplot import no_decay_warning
-    from snippetgen.recipes.recipecheck import check_templates
-
-    resolved = resolve(catalog, selection)
-    if resolved.target.kind == "feature":
-        check_project(selection.project)
-    check_templates(resolved.recipes)
-    code = cached_render(resolved) if cached_only else render_plan(resolved)
-    if code is None:
-        return None
-    warning = no_decay_warning([r.name for r in resolved.recipes], resolved.values)
-    return Preview(code, resolved.command(), warning)
-
-
-def rendered(catalog: Catalog, selection: Selection) -> Preview:
-    """preview(), rendering on a cache miss."""
-    shown = preview(catalog, selection)
-    assert shown is not None
-    return shown

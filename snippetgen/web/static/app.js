@@ -14,12 +14,12 @@ function debounce(fn, ms) {
 // A fetch whose answer is dropped when a newer one was asked for meanwhile.
 function latest() {
   let controller = null;
-  return async (url) => {
+  return async (url, headers = {}) => {
     if (controller) controller.abort();
     controller = new AbortController();
     const mine = controller;
     try {
-      const response = await fetch(url, { signal: mine.signal });
+      const response = await fetch(url, { signal: mine.signal, headers });
       const body = await response.json();
       return mine === controller ? { response, body } : null;
     } catch (error) {
@@ -107,12 +107,38 @@ function setupComposer() {
     if (input && input.setAttribute) input.setAttribute("aria-invalid", "true");
   }
 
+  // The preview shown, as the server sent it: its render key and its HTML lines. The server
+  // is told the key and answers with the lines that changed ("edits": [start, stop, lines],
+  // in order, applied last first), or with the whole HTML when it no longer holds them.
+  let shown = null;
+  function show(body) {
+    let lines;
+    if (body.edits && shown && body.base === shown.key) {
+      lines = shown.lines;
+      for (const [start, stop, added] of body.edits.slice().reverse()) {
+        lines.splice(start, stop - start, ...added);
+      }
+    } else if (typeof body.html === "string") {
+      lines = body.html.split("\n");
+    } else {
+      return false;
+    }
+    shown = { key: body.key, lines };
+    code.innerHTML = lines.join("\n");
+    return true;
+  }
+
   const ask = latest();
   async function refresh() {
     const q = query();
     history.replaceState(null, "", "/compose?" + q);
     preview.dataset.state = "loading";
-    const got = await ask("/api/preview?" + q);
+    let got = await ask("/api/preview?" + q, shown ? { "snippetgen-shown": shown.key } : {});
+    if (got && got.response.ok && !show(got.body)) {
+      shown = null; // edits from a preview this page no longer shows: ask for the whole
+      got = await ask("/api/preview?" + q);
+      if (got && got.response.ok) show(got.body);
+    }
     if (!got) return;
     if (!got.response.ok) {
       showError(got.body.error, got.body.field);
@@ -120,7 +146,6 @@ function setupComposer() {
       return;
     }
     showError("", null);
-    code.innerHTML = got.body.html;
     command.textContent = got.body.command;
     warning.textContent = got.body.warning;
     warning.hidden = !got.body.warning;
