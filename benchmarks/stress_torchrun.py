@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_ARGS = ["--epochs", "1", "--train-size", "64", "--val-size", "32"]
 ABORT_MARKS = ("terminate called", "Signal 6", "SIGABRT", "exitcode  : -6", "Aborted")
 
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+
 
 def render_script(recipes: list[str], path: Path) -> None:
     sys.path.insert(0, str(ROOT))
@@ -41,18 +43,7 @@ def one_run(script: Path, folder: Path, timeout: float) -> tuple[str, str]:
     folder.mkdir()
     try:
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "torch.distributed.run",
-                "--standalone",
-                "--nproc_per_node",
-                "2",
-                str(script),
-                *RUN_ARGS,
-                "--output-dir",
-                "run",
-            ],
+            [*TORCHRUN, str(script), *RUN_ARGS, "--output-dir", "run"],
             cwd=folder,
             capture_output=True,
             text=True,

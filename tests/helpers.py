@@ -10,6 +10,7 @@ import io
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -213,3 +214,43 @@ def serving(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def readme_section(title: str) -> str:
+    """The text of the README section `## title`, up to the next `## ` heading."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index(f"\n## {title}\n")
+    end = readme.find("\n## ", start + 1)
+    return readme[start : end if end != -1 else len(readme)]
+
+
+def readme_commands(text: str) -> list[str]:
+    """The command lines of the ```sh and ```console blocks of `text`."""
+    found = []
+    for block in re.findall(r"```(?:sh|console)\n(.*?)```", text, re.S):
+        for line in block.splitlines():
+            line = line.removeprefix("$ ").strip()
+            if line and not line.startswith("#"):
+                found.append(line)
+    return found
+
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+
+
+def torchrun(
+    script: Path, *args: str, cwd: Path, check: bool = True, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`script` run by torchrun as two CPU processes (one thread each) in `cwd`; with `check`,
+    it must exit 0."""
+    proc = subprocess.run(
+        [*TORCHRUN, str(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    if check:
+        assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc

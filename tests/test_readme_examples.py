@@ -23,40 +23,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import ROOT
+from helpers import readme_commands, readme_section
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
 INSTALLS = re.compile(r"^pip install\b")
-
-
-def section(title: str) -> str:
-    """The text of the README section `## title`, up to the next `## ` heading."""
-    start = README.index(f"\n## {title}\n")
-    end = README.find("\n## ", start + 1)
-    return README[start : end if end != -1 else len(README)]
-
-
-def commands(text: str) -> list[str]:
-    """The command lines of the ```sh and ```console blocks of `text`."""
-    found = []
-    for block in re.findall(r"```(?:sh|console)\n(.*?)```", text, re.S):
-        for line in block.splitlines():
-            line = line.removeprefix("$ ").strip()
-            if line and not line.startswith("#"):
-                found.append(line)
-    return found
 
 
 def set_up_steps() -> list[str]:
     """The set-up's main job without its install step: `A && B && C` gives [B, C]."""
-    main_job = next(c for c in commands(section("Set-up on a fresh machine")) if "render" in c)
+    main_job = next(
+        c for c in readme_commands(readme_section("Set-up on a fresh machine")) if "render" in c
+    )
     steps = [step.strip() for step in main_job.split("&&")]
     assert INSTALLS.match(steps[0]), steps  # the install is the one step not run
     return steps[1:]
 
 
 def test_the_readme_names_the_commands_this_test_runs():
-    examples = commands(section("Commands"))
+    examples = readme_commands(readme_section("Commands"))
     assert len(examples) >= 10 and all(line.startswith("snippetgen ") for line in examples)
     assert any(line.startswith("snippetgen list --tag ") for line in examples)
     assert set_up_steps()[0].startswith("snippetgen render ")
@@ -97,9 +80,9 @@ def test_readme_examples_run_in_order_in_an_empty_folder(tmp_path):
     env = _shell_env(home)
     steps = (
         set_up_steps()
-        + commands(section("Commands"))
-        + commands(section("Your data and your model"))
-        + commands(section("Updating a project"))
+        + readme_commands(readme_section("Commands"))
+        + readme_commands(readme_section("Your data and your model"))
+        + readme_commands(readme_section("Updating a project"))
     )
     for line in steps:
         # bash stays the parent of the command (a second statement keeps it from exec'ing

@@ -4,7 +4,7 @@ A feature's ``feature.py.j2`` defines Jinja macros named after slots. This table
 contract: the skeleton (``templates/train/feature.py.j2``) uses every slot and no other,
 ``show`` labels a slot's code with its ``place`` (and puts an expression slot's code in its
 ``statement``), and the slot table of ``docs/writing-recipes.md`` is :func:`markdown_table`
-(``python -m snippetgen.codegen.slots`` prints it); tests/test_slots.py keeps the three in step.
+(``python -m snippetgen.codegen.slots`` prints it); tests/codegen/test_slots.py keeps the three in step.
 
 Kinds: a ``multi`` slot collects every feature's code in feature order; a ``single`` slot
 replaces the skeleton's default code and may be filled by one feature only (declare a

@@ -16,7 +16,7 @@ literal output):
 
 Anything else is not evaluated: ``{{ expr }}`` is kept as its bare expression, an ``if`` on
 it keeps every branch, and other blocks (``for``, ``filter``, ...) keep their body once.
-Rendering for real is Jinja's job (snippetgen.codegen.templating); tests/test_template_text.py
+Rendering for real is Jinja's job (snippetgen.codegen.templating); tests/codegen/test_template_text.py
 checks that this reading gives Jinja's text.
 """
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import ROOT, load_module, run_script, write_script
+from helpers import ROOT, load_module, run_script, torchrun, write_script
 
 TINY = ["--train-size", "64", "--val-size", "32", "--batch-size", "16", "--image-size", "8"]
 # a run that cannot end before the test acts on it; 16 batches per epoch
@@ -229,25 +229,15 @@ def test_torchrun_into_a_busy_folder_every_rank_exits_2_without_hanging(tmp_path
         epochs_logged(holder)
         holder.send_signal(signal.SIGSTOP)
         before = files(out)
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "torch.distributed.run",
-                "--standalone",
-                "--nproc_per_node",
-                "2",
-                str(script),
-                "--output-dir",
-                "out",
-                "--overwrite",
-                *TINY,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=240,
+        proc = torchrun(
+            script,
+            "--output-dir",
+            "out",
+            "--overwrite",
+            *TINY,
             cwd=tmp_path,
-            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            check=False,
+            timeout=240,
         )
         assert files(out) == before
     assert proc.returncode != 0

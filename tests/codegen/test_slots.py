@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from jinja2 import Environment, nodes
 
+from helpers import ROOT
 from snippetgen.codegen.rendering import RenderRequest, make_header, plan
 from snippetgen.codegen.slots import SLOTS, markdown_table
 from snippetgen.codegen.templating import render_source
@@ -26,7 +27,6 @@ from snippetgen.errors import RecipeBug
 from snippetgen.lookup import cheatsheet
 from snippetgen.recipes.catalog import load_catalog
 
-ROOT = Path(__file__).resolve().parents[1]
 SKELETON = ROOT / "templates" / "train" / "feature.py.j2"
 DOCS = ROOT / "docs" / "writing-recipes.md"
 KINDS = {"multi", "single", "expression"}

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers import ROOT
 from snippetgen.codegen import digests
 from snippetgen.codegen.digests import FolderDigests, folder_digest, folder_files
 
-ROOT = Path(__file__).resolve().parent.parent
 HOUR_AGO = time.time() - 3600
 
 

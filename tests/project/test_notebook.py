@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import load_module, read_metrics, run_script
+from helpers import load_module, read_metrics, readme_commands, readme_section, run_script
 from snippetgen.project.notebook import Cells, is_main_guard, md_code_block, split_cells
 
 TINY = ["--epochs", "2", "--train-size", "64", "--val-size", "32", "--batch-size", "16"]
@@ -297,9 +297,7 @@ def test_project_notebook_runs_in_the_project_folder(cli, tmp_path):
 
 
 def test_readme_notebook_commands_run_as_written(tmp_path):
-    from test_readme_examples import commands, section
-
-    lines = commands(section("Notebooks"))
+    lines = readme_commands(readme_section("Notebooks"))
     assert len(lines) == 4 and all(line.startswith("snippetgen ") for line in lines)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for line in lines:

@@ -10,40 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from helpers import ROOT, load_module, read_metrics, write_script
+from helpers import ROOT, load_module, read_metrics, torchrun, write_script
 
 TINY = ["--train-size", "64", "--val-size", "32", "--batch-size", "8", "--max-batches", "3"]
 HAS_CHECKPOINT = (ROOT / "templates" / "checkpoint" / "recipe.toml").is_file()
-
-
-def torchrun(script, *args: str, cwd) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            "2",
-            str(script),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-        env=env,
-    )
-    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    return proc
 
 
 def assert_rank0_outputs(out, epochs: int, script) -> None:

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from helpers import ROOT
 from snippetgen.codegen import digests
 from snippetgen.recipes.catalog import load_catalog
 from snippetgen.web import preview
@@ -25,7 +26,6 @@ from snippetgen.web.app import SHOWN_HEADER, create_app
 from snippetgen.web.preview import Previews, apply, patch
 
 CATALOG = load_catalog()
-ROOT = Path(__file__).resolve().parent.parent
 HOUR_AGO = time.time() - 3600
 MIXUP = [("recipe", "mixup"), ("with", "warmup")]
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from helpers import load_module, read_metrics, write_script
+from helpers import load_module, read_metrics, torchrun, write_script
 
 TINY = ["--train-size", "64", "--val-size", "32", "--batch-size", "16", "--max-batches", "2"]
 
@@ -137,27 +135,7 @@ def test_metrics_jsonl_matches_the_saved_models_predictions(tmp_path, capsys):
 def test_counts_are_summed_over_processes_under_torchrun(tmp_path):
     """Two gloo processes each evaluate half of the validation set; the logged matrix counts all."""
     script = write_script(tmp_path, "metrics", {"epochs": 1})
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            "2",
-            str(script),
-            "--output-dir",
-            "run",
-            "--device",
-            "cpu",
-            *TINY,
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    torchrun(script, "--output-dir", "run", "--device", "cpu", *TINY, cwd=tmp_path, timeout=120)
     (row,) = [
         json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     ]

@@ -22,7 +22,7 @@ import pytest
 from pyflakes.api import check as pyflakes_check
 from pyflakes.reporter import Reporter
 
-from helpers import TINY, load_module, read_metrics, write_script
+from helpers import ROOT, TINY, load_module, read_metrics, write_script
 from snippetgen.codegen.codecheck import verify
 from snippetgen.project.scaffold import build_project, package_name
 from snippetgen.recipes.catalog import load_catalog
@@ -652,7 +652,7 @@ def test_the_script_title_reaches_the_project_as_literals(tmp_path, monkeypatch)
     from snippetgen.project.scaffold import build_project
 
     root = tmp_path / "recipes"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "templates" / "train", root / "train")
+    shutil.copytree(ROOT / "templates" / "train", root / "train")
     template = root / "train" / "feature.py.j2"
     text = template.read_text()
     end = text.index('"""', 3) + 3
