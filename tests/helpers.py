@@ -254,3 +254,75 @@ def torchrun(
     if check:
         assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc
+
+
+def on_a_terminal(
+    args: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    columns: int | None = None,
+    stream: str = "stdout",
+    cwd: Path | None = None,
+) -> str:
+    """What `python -m snippetgen ARGS` writes to `stream` ('stdout' or 'stderr') when that
+    stream is a pseudo-terminal (`columns` wide, if given); the command must exit 0."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    if columns is not None:
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    streams = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, stream: follower}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snippetgen", *args],
+        **streams,
+        env=dict(os.environ) if env is None else env,
+        cwd=cwd,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.wait(timeout=120) == 0
+    return b"".join(chunks).decode()
+
+
+def project_tests_pass(root: Path, env: dict[str, str] | None = None, **extra: str) -> None:
+    """`python -m pytest` in a generated project's folder passes the project's three tests
+    (one thread each, none of this suite's PYTEST* settings, `extra` added to `env`)."""
+    environment = {
+        k: v for k, v in (os.environ if env is None else env).items() if not k.startswith("PYTEST")
+    }
+    environment |= {"OMP_NUM_THREADS": "1", **extra}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3 passed" in proc.stdout
+
+
+def refused(capsys: Any, call: Any, *needles: str) -> str:
+    """`call()` exits 2 with one line on stderr holding every needle; returns that line."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        call()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    for needle in needles:
+        assert needle in err, (needle, err)
+    return str(err)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from snippetgen.completion import complete_feature
 from snippetgen.errors import SnippetgenError, UserError
 from snippetgen.output import Color, highlight, use_color
 from snippetgen.recipes.catalog import Catalog, load_catalog
@@ -33,6 +34,13 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+# The context of a command that takes recipe parameters (--NAME VALUE) beside its own options:
+# the recipe checks them, not Click.
+RECIPE_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+WithOption = Annotated[
+    list[str] | None,
+    typer.Option("--with", help="add a feature (repeatable)", autocompletion=complete_feature),
+]
 DataOption = Annotated[
     str | None,
     typer.Option(

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from snippetgen.cli.base import app, emit, err, guard, load_recipes, wrapped_rows
+from snippetgen.cli.base import RECIPE_ARGS, app, emit, err, guard, load_recipes, wrapped_rows
 from snippetgen.completion import RecipeCommand, complete_recipe
 from snippetgen.errors import UserError
 from snippetgen.output import Color, use_color
@@ -96,9 +96,7 @@ def search(
     typer.echo(wrapped_rows([(f"{h.recipe.name:<{width}}  ", h.recipe.summary) for h in hits]))
 
 
-@app.command(
-    cls=RecipeCommand, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
+@app.command(cls=RecipeCommand, context_settings=RECIPE_ARGS)
 @guard
 def show(
     ctx: typer.Context,

@@ -9,29 +9,28 @@ from typing import Annotated, Any
 import typer
 
 from snippetgen.cli.base import (
+    RECIPE_ARGS,
     DataOption,
     ModelOption,
+    WithOption,
     app,
     err,
     guard,
     load_recipes,
     notebook_format,
 )
-from snippetgen.completion import RecipeCommand, complete_feature
+from snippetgen.completion import RecipeCommand
 
 
 @app.command(
     cls=RecipeCommand,
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    context_settings=RECIPE_ARGS,
 )
 @guard
 def new(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="folder to create (must be new or empty)")],
-    with_: Annotated[
-        list[str] | None,
-        typer.Option("--with", help="add a feature (repeatable)", autocompletion=complete_feature),
-    ] = None,
+    with_: WithOption = None,
     from_: Annotated[
         Path | None, typer.Option("--from", help="answers file of an earlier project")
     ] = None,
@@ -88,7 +87,7 @@ def new(
 
 @app.command(
     cls=RecipeCommand,
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    context_settings=RECIPE_ARGS,
 )
 @guard
 def update(
@@ -96,10 +95,7 @@ def update(
     directory: Annotated[
         Path, typer.Argument(help="project folder made by 'snippetgen new'")
     ] = Path(),
-    with_: Annotated[
-        list[str] | None,
-        typer.Option("--with", help="add a feature (repeatable)", autocompletion=complete_feature),
-    ] = None,
+    with_: WithOption = None,
     without: Annotated[
         list[str] | None, typer.Option("--without", help="remove a feature (repeatable)")
     ] = None,

@@ -7,8 +7,10 @@ from typing import Annotated
 import typer
 
 from snippetgen.cli.base import (
+    RECIPE_ARGS,
     DataOption,
     ModelOption,
+    WithOption,
     app,
     emit,
     err,
@@ -16,7 +18,7 @@ from snippetgen.cli.base import (
     load_recipes,
     notebook_format,
 )
-from snippetgen.completion import RecipeCommand, complete_feature, complete_recipe
+from snippetgen.completion import RecipeCommand, complete_recipe
 from snippetgen.errors import OverwriteError, UserError
 from snippetgen.output import Color, atomic_write, check_output
 from snippetgen.recipes.datamodel import (
@@ -44,7 +46,7 @@ def _write_or_print(text: str, output: Path | None, *, force: bool) -> None:
 
 @app.command(
     cls=RecipeCommand,
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    context_settings=RECIPE_ARGS,
     add_help_option=False,
 )
 @guard
@@ -53,12 +55,7 @@ def render(
     recipe: Annotated[
         str | None, typer.Argument(help="recipe to render", autocompletion=complete_recipe)
     ] = None,
-    with_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--with", help="add another feature (repeatable)", autocompletion=complete_feature
-        ),
-    ] = None,
+    with_: WithOption = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="write to FILE instead of stdout")
     ] = None,

@@ -13,17 +13,14 @@ import ast
 import fcntl
 import json
 import os
-import pty
 import re
 import resource
 import shutil
 import signal
 import socket
 import stat
-import struct
 import subprocess
 import sys
-import termios
 import textwrap
 import time
 import tomllib
@@ -31,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, on_a_terminal
 
 ANSI = "\x1b["
 
@@ -129,34 +126,10 @@ def test_color_always_never_auto_and_no_color(cli, monkeypatch):
     assert code == 2 and out == "" and "--color" in err
 
 
-def _run_on_a_terminal(args: list[str], env: dict[str, str]) -> str:
-    """Run `python -m snippetgen ARGS` with stdout on a pseudo-terminal; return what it printed."""
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "snippetgen", *args],
-        stdout=follower,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
-    assert proc.wait(timeout=120) == 0
-    return b"".join(chunks).decode()
-
-
 def test_auto_colours_a_terminal_unless_no_color(monkeypatch):
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    assert ANSI in _run_on_a_terminal(["render", "mixup"], env)
-    assert ANSI not in _run_on_a_terminal(["render", "mixup"], {**env, "NO_COLOR": "1"})
+    assert ANSI in on_a_terminal(["render", "mixup"], env=env)
+    assert ANSI not in on_a_terminal(["render", "mixup"], env={**env, "NO_COLOR": "1"})
 
 
 def test_piped_render_is_plain_valid_python_and_stderr_is_empty(tmp_path):
@@ -173,28 +146,9 @@ def test_piped_render_is_plain_valid_python_and_stderr_is_empty(tmp_path):
 
 def _on_a_terminal_of(columns: int, args: list[str]) -> list[str]:
     """The lines `python -m snippetgen ARGS` prints on a pseudo-terminal `columns` wide."""
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "snippetgen", *args],
-        stdout=follower,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
-    assert proc.wait(timeout=120) == 0
-    return b"".join(chunks).decode().replace("\r\n", "\n").splitlines()
+    text = on_a_terminal(args, env=env, columns=columns)
+    return text.replace("\r\n", "\n").splitlines()
 
 
 @pytest.mark.parametrize("columns", [60, 100])

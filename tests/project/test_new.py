@@ -22,7 +22,7 @@ import pytest
 from pyflakes.api import check as pyflakes_check
 from pyflakes.reporter import Reporter
 
-from helpers import ROOT, TINY, load_module, read_metrics, write_script
+from helpers import ROOT, TINY, load_module, project_tests_pass, read_metrics, write_script
 from snippetgen.codegen.codecheck import verify
 from snippetgen.project.scaffold import build_project, package_name
 from snippetgen.recipes.catalog import load_catalog
@@ -134,18 +134,7 @@ def test_readme_and_answers_record_how_to_run_resume_and_reproduce(project):
 
 
 def test_the_project_passes_its_own_tests(project):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env["OMP_NUM_THREADS"] = "1"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "3 passed" in proc.stdout
+    project_tests_pass(project)
 
 
 def test_split_project_trains_exactly_like_the_single_script(project, tmp_path, monkeypatch):
@@ -598,16 +587,7 @@ def test_a_hostile_folder_name_stays_in_comments_and_the_project_passes_its_test
     assert first.isprintable() and "$'x\\nimport pathlib" in first
     assert (project / "README.md").read_text().split("\n")[0] == "# " + escape(HOSTILE_NAME)
     assert tomllib.loads((project / ".snippetgen.toml").read_text())["recipes"] == ["checkpoint"]
-    tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "3 passed" in tests.stdout
+    project_tests_pass(project, env)
     assert not list(tmp_path.rglob("PWNED")), "a line of the folder name ran as code"
 
 

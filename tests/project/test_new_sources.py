@@ -4,15 +4,13 @@ user's own, as the project's README says."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from helpers import project_tests_pass
 from snippetgen.cli import app
 
 # A user's own data: another input shape (one-channel 10x10 images, or 7 features) and
@@ -42,20 +40,6 @@ def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *options: str)
     return root
 
 
-def run_project_tests(root: Path) -> subprocess.CompletedProcess[str]:
-    """`python -m pytest` in the project folder, without installing it (PYTHONPATH)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(root))
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.mark.parametrize(
     "options",
     [
@@ -75,9 +59,7 @@ def test_the_project_for_a_data_source_passes_its_own_tests(tmp_path, monkeypatc
         assert marker is None or marker not in data
     if "--model" in options:
         assert (root / ".snippetgen.toml").read_text().count(options[3]) == 1
-    proc = run_project_tests(root)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "3 passed" in proc.stdout
+    project_tests_pass(root, PYTHONPATH=str(root))  # as it is, not installed
 
 
 @pytest.mark.parametrize(
@@ -89,9 +71,7 @@ def test_the_project_tests_pass_with_the_users_own_data_py(tmp_path, monkeypatch
     root = make_project(tmp_path, monkeypatch, *options)
     user_data = USER_DATA.replace("*SHAPE", "*" + shape)
     (root / "my_project" / "data.py").write_text(textwrap.dedent(user_data))
-    proc = run_project_tests(root)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "3 passed" in proc.stdout
+    project_tests_pass(root, PYTHONPATH=str(root))  # as it is, not installed
 
 
 def test_the_project_templates_are_not_a_recipe():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import TINY
+from helpers import TINY, project_tests_pass
 
 PKG = "demo"
 PRINT = "            print(fields, flush=True)\n"
@@ -69,21 +69,6 @@ def answers(root: Path) -> dict:
     return tomllib.loads((root / ".snippetgen.toml").read_text())
 
 
-def run_project_tests(root: Path) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env["OMP_NUM_THREADS"] = "1"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
-
-
 def squeezed(path: Path) -> str:
     return "".join(path.read_text().split())
 
@@ -117,7 +102,7 @@ def test_adding_ema_keeps_the_edits_and_ema_works(project, cli, tmp_path):
     assert "nn.Dropout(0.2)" in (project / PKG / "model.py").read_text()
     assert answers(project)["recipes"] == ["checkpoint", "ema"]
     assert "decay" in answers(project)["params"]
-    assert "3 passed" in run_project_tests(project)
+    project_tests_pass(project)
     run = tmp_path / "run"
     proc = subprocess.run(
         [sys.executable, "-m", PKG, "--epochs", "2", *TINY, "--output-dir", str(run)],
@@ -158,7 +143,7 @@ def test_removing_a_feature_keeps_the_edits(project, cli):
     assert "nn.Dropout(0.2)" in (project / PKG / "model.py").read_text()
     recorded = answers(project)
     assert recorded["recipes"] == [] and "every" not in recorded["params"]
-    assert "3 passed" in run_project_tests(project)
+    project_tests_pass(project)
 
 
 def test_an_overlapping_edit_is_a_conflict_with_markers_and_exit_1(project, cli):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, on_a_terminal
 
 BUILT_IN = ROOT / "templates"
 
@@ -137,27 +136,8 @@ def test_an_override_is_noted_on_a_terminal(tmp_path, user_path):
     """On a terminal every command notes the override on stderr (scripts see it in list)."""
     first, _ = user_path
     shutil.copytree(BUILT_IN / "mixup", first / "mixup")
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "snippetgen", "render", "mixup", "-o", str(tmp_path / "x.py")],
-        stderr=follower,
-        stdout=subprocess.DEVNULL,
-        env=dict(os.environ),
-        cwd=tmp_path,
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
-    assert proc.wait(timeout=120) == 0
-    text = b"".join(chunks).decode()
+    args = ["render", "mixup", "-o", str(tmp_path / "x.py")]
+    text = on_a_terminal(args, stream="stderr", cwd=tmp_path)
     assert f"note: mixup comes from {first / 'mixup'}, overriding the built-in recipe" in text
 
 

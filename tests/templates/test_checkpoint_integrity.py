@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import load_module, read_metrics, write_script
+from helpers import load_module, read_metrics, refused, write_script
 
 FAST = ["--train-size", "64", "--val-size", "32", "--batch-size", "16"]
 TAG = b"snippetgen-sha256:"
@@ -39,19 +39,6 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
         for p in sorted(folder.iterdir())
         if p.name != ".lock"
     }
-
-
-def refused(capsys, call, *needles: str) -> str:
-    """`call()` exits 2 with one line on stderr holding every needle; returns that line."""
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_info:
-        call()
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    for needle in needles:
-        assert needle in err, (needle, err)
-    return err
 
 
 @pytest.fixture(scope="module")
