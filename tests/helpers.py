@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, Phase
 
 from snippetgen import RenderRequest, render
 
@@ -326,3 +327,14 @@ def refused(capsys: Any, call: Any, *needles: str) -> str:
     for needle in needles:
         assert needle in err, (needle, err)
     return str(err)
+
+
+# Hypothesis settings for tests that render or run code: the same examples every run.
+DERANDOMIZED = {
+    "derandomize": True,  # the same examples on every run
+    "database": None,  # write no .hypothesis folder
+    "deadline": None,
+    "suppress_health_check": list(HealthCheck),
+    # no shrinking: a failure is reported as found (shrinking re-renders for minutes)
+    "phases": [Phase.explicit, Phase.reuse, Phase.generate],
+}

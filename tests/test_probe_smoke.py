@@ -17,28 +17,24 @@ from helpers import ROOT
 CASES = ["parent-file", "parent-missing", "existing-file"]
 
 
-def test_probe_counts_clean_refusals_of_output_targets(tmp_path):
+def probe(tmp_path, channel: str, cases: list[str], timeout: float) -> dict:
+    """The probe's JSON report of `cases` of one channel, run in `tmp_path`; it exits 0."""
+    command = [sys.executable, str(ROOT / "benchmarks" / "probe.py"), "--quick", "--json"]
+    command += ["--channels", channel, "--cases", ",".join(cases), "--workers", "1"]
     proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "probe.py"),
-            "--quick",
-            "--json",
-            "--channels",
-            "output-targets",
-            "--cases",
-            ",".join(CASES),
-            "--workers",
-            "1",
-        ],
+        command,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         cwd=tmp_path,
         env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    return json.loads(proc.stdout)
+
+
+def test_probe_counts_clean_refusals_of_output_targets(tmp_path):
+    report = probe(tmp_path, "output-targets", CASES, timeout=120)
     [row] = report["channels"]
     assert row["channel"] == "output-targets"
     assert row["tried"] == len(CASES) == row["refused"]
@@ -52,27 +48,7 @@ DATA_CASES = ["csv: a well-formed file", "csv: empty file", "a pickled object (l
 
 def test_probe_runs_generated_scripts_on_hostile_data_files(tmp_path):
     """The data-files channel: a good CSV is accepted, an empty one and a pickled .pt refused."""
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "probe.py"),
-            "--quick",
-            "--json",
-            "--channels",
-            "data-files",
-            "--cases",
-            ",".join(DATA_CASES),
-            "--workers",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=tmp_path,
-        env={**os.environ, "TMPDIR": str(tmp_path)},
-    )
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    report = probe(tmp_path, "data-files", DATA_CASES, timeout=240)
     [row] = report["channels"]
     assert row["channel"] == "data-files"
     assert row["tried"] == len(DATA_CASES)
