@@ -338,3 +338,33 @@ DERANDOMIZED = {
     # no shrinking: a failure is reported as found (shrinking re-renders for minutes)
     "phases": [Phase.explicit, Phase.reuse, Phase.generate],
 }
+
+
+def assert_one_sentence_exit(proc: subprocess.CompletedProcess[str], *words: str) -> None:
+    """A non-zero exit with one clear line on stderr and no traceback."""
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def broken_package(directory: Path, name: str) -> dict[str, str]:
+    """An environment in which `import name` raises RuntimeError, as a mismatched build does."""
+    package = directory / "broken_site" / name
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        f"raise RuntimeError('{name} was built for another torch\\nsecond line of detail')\n"
+    )
+    path = os.pathsep.join(filter(None, [str(package.parent), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def assert_one_clear_sentence(proc: subprocess.CompletedProcess[str], package: str) -> None:
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"needs {package}" in lines[0] or f"needs a working {package}" in lines[0]
