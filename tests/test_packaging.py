@@ -80,7 +80,7 @@ def test_wheel_renders_from_another_directory(wheel, tmp_path):
 
 def test_console_script_starts_where_ctrl_c_is_caught(wheel):
     """The script pip makes imports snippetgen.launch, which imports nothing Python has not
-    loaded (tests/cli/test_cli.py sends it SIGINT mid-import)."""
+    loaded (tests/cli/test_interrupts.py sends it SIGINT mid-import)."""
     archive = zipfile.ZipFile(wheel)
     (entry_points,) = [n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt")]
     assert "snippetgen = snippetgen.launch:main" in archive.read(entry_points).decode()

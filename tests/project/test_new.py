@@ -22,7 +22,8 @@ import pytest
 from pyflakes.api import check as pyflakes_check
 from pyflakes.reporter import Reporter
 
-from helpers import ROOT, TINY, load_module, project_tests_pass, read_metrics, write_script
+from helpers import ROOT, TINY, load_module, read_metrics, write_script
+from processes import project_tests_pass
 from snippetgen.codegen.codecheck import verify
 from snippetgen.project.scaffold import build_project, package_name
 from snippetgen.recipes.catalog import load_catalog

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers import project_tests_pass
+from processes import project_tests_pass
 from snippetgen.cli import app
 
 # A user's own data: another input shape (one-channel 10x10 images, or 7 features) and

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import TINY, project_tests_pass
+from helpers import TINY
+from processes import project_tests_pass
 
 PKG = "demo"
 PRINT = "            print(fields, flush=True)\n"

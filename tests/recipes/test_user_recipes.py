@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, on_a_terminal
+from helpers import ROOT
+from processes import on_a_terminal
 
 BUILT_IN = ROOT / "templates"
 

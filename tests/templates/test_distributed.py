@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import ROOT, load_module, read_metrics, torchrun, write_script
+from helpers import ROOT, load_module, read_metrics, write_script
+from processes import torchrun
 
 TINY = ["--train-size", "64", "--val-size", "32", "--batch-size", "8", "--max-batches", "3"]
 HAS_CHECKPOINT = (ROOT / "templates" / "checkpoint" / "recipe.toml").is_file()

@@ -7,7 +7,8 @@ import json
 import pytest
 import torch
 
-from helpers import load_module, read_metrics, torchrun, write_script
+from helpers import load_module, read_metrics, write_script
+from processes import torchrun
 
 TINY = ["--train-size", "64", "--val-size", "32", "--batch-size", "16", "--max-batches", "2"]
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import ROOT, load_module, run_script, torchrun, write_script
+from helpers import ROOT, load_module, run_script, write_script
+from processes import torchrun
 
 TINY = ["--train-size", "64", "--val-size", "32", "--batch-size", "16", "--image-size", "8"]
 # a run that cannot end before the test acts on it; 16 batches per epoch
