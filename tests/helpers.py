@@ -4,6 +4,7 @@ outputs, import optional packages, check generated code with pyflakes, run the w
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import importlib.util
 import io
@@ -288,3 +289,43 @@ def assert_one_clear_sentence(proc: subprocess.CompletedProcess[str], package: s
     assert len(lines) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"needs {package}" in lines[0] or f"needs a working {package}" in lines[0]
+
+
+# --- a training script for one data source and model ---------------------------------------
+
+
+@functools.cache
+def source(data: str, model: str = "small-cnn", with_: tuple[str, ...] = ()) -> str:
+    return render(RenderRequest("train", {}, with_, data, model))
+
+
+def source_script(directory: Path, data: str, model: str = "small-cnn", with_=()) -> Path:
+    path = directory / f"train_{data.replace('-', '_')}_{model.replace('-', '_')}.py"
+    path.write_text(source(data, model, tuple(with_)))
+    return path
+
+
+def source_module(directory: Path, data: str, model: str = "small-cnn", with_=()):
+    """The rendered script, imported (its main() not run)."""
+    return load_module(source_script(directory, data, model, with_))
+
+
+def refused_args(capsys, mod, argv, *needles: str) -> str:
+    """main(argv) exits 2 with one line on stderr holding every needle."""
+    return refused(capsys, lambda: mod.main(argv), *needles)
+
+
+def refused_run(path: Path, *args: str, needles=()) -> str:
+    """The script, run in a fresh interpreter, exits 2 with one line and no traceback."""
+    proc = run_script(path, *args, check=False, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, proc.stderr)
+    return lines[0]
+
+
+def run_main(mod, out: Path, *argv: str):
+    return mod.main([*argv, "--output-dir", str(out), "--device", "cpu"])
