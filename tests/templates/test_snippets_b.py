@@ -13,14 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers import (
-    importable,
-    load,
-    load_module,
-    pyflakes_messages,
-    render_code,
-    state_equal,
-)
+from helpers import importable, load, load_module, pyflakes_messages, render_code, state_equal
 from inspect_code import code_names
 from snippetgen import load_catalog
 
