@@ -329,3 +329,8 @@ def refused_run(path: Path, *args: str, needles=()) -> str:
 
 def run_main(mod, out: Path, *argv: str):
     return mod.main([*argv, "--output-dir", str(out), "--device", "cpu"])
+
+
+def cache_entries(folder: Path) -> list[Path]:
+    """The render-cache entries in `folder`, in name order."""
+    return sorted(folder.glob("*.py")) if folder.is_dir() else []

@@ -10,80 +10,27 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
-import tomllib
-from pathlib import Path
 
 import pytest
 
-from helpers import ROOT
+from helpers import cache_entries
+from processes import run_cli
 from snippetgen import load_catalog
-from snippetgen.codegen import cache, cache_folder, templating, toml_cache
+from snippetgen.codegen import cache, cache_folder, templating
 from snippetgen.codegen.rendering import RenderRequest, render
 from snippetgen.errors import RecipeBug
 
 
-@pytest.fixture(autouse=True)
-def renders_dir(tmp_path, monkeypatch) -> Path:
-    """This test's own cache: $XDG_CACHE_HOME/snippetgen/renders under tmp_path."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv("SNIPPETGEN_NO_CACHE", raising=False)
-    return tmp_path / "xdg" / "snippetgen" / "renders"
-
-
-@pytest.fixture(autouse=True)
-def recipes_root(tmp_path, monkeypatch) -> Path:
-    """Frozen copies of the built-in recipes these tests render, first on SNIPPETGEN_PATH.
-
-    Other work may edit the built-in templates while the suite runs; comparing two renders
-    of a folder that changed in between would (rightly) give different code.
-    """
-    root = tmp_path / "recipes"
-    for name in ("train", "mixup", "reproducible"):
-        shutil.copytree(ROOT / "templates" / name, root / name)
-    monkeypatch.setenv("SNIPPETGEN_PATH", str(root))
-    return root
-
-
-def entries(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*.py")) if folder.is_dir() else []
-
-
-@pytest.fixture()
-def user_recipe(recipes_root):
-    """A snippet recipe in the SNIPPETGEN_PATH folder, to be edited by the test."""
-    folder = recipes_root / "greet"
-    folder.mkdir()
-    (folder / "recipe.toml").write_text(
-        textwrap.dedent("""\
-        name = "greet"
-        kind = "snippet"
-        title = "Greet"
-        summary = "Prints a greeting."
-
-        [[params]]
-        name = "times"
-        type = "int"
-        default = 1
-        min = 1
-        max = 10
-        help = "how often"
-    """)
-    )
-    (folder / "snippet.py.j2").write_text('for _ in range({{ p.times }}):\n    print("hello")\n')
-    return folder
-
-
 def test_repeated_render_is_served_from_the_cache(renders_dir, monkeypatch):
     first = render(RenderRequest("mixup", {"alpha": 0.3}))
-    assert len(entries(renders_dir)) == 1
+    assert len(cache_entries(renders_dir)) == 1
     monkeypatch.setattr(templating, "render_source", None)  # any real render would crash
     from snippetgen.codegen import codecheck
 
     monkeypatch.setattr(codecheck, "verify", None)
     assert render(RenderRequest("mixup", {"alpha": 0.3})) == first
-    assert len(entries(renders_dir)) == 1
+    assert len(cache_entries(renders_dir)) == 1
 
 
 def test_parameters_features_and_command_are_part_of_the_key(renders_dir):
@@ -91,7 +38,7 @@ def test_parameters_features_and_command_are_part_of_the_key(renders_dir):
     b = render(RenderRequest("mixup", {"alpha": 0.4}))
     c = render(RenderRequest("train", {"alpha": 0.3}, with_=["mixup"]))
     d = render(RenderRequest("train"))
-    assert len({a, b, c, d}) == 4 and len(entries(renders_dir)) == 4
+    assert len({a, b, c, d}) == 4 and len(cache_entries(renders_dir)) == 4
     assert "default=0.4" in b and "default=0.3" in a and "mix_batch" not in d
     e = render(RenderRequest("train", with_=["reproducible", "mixup"]))
     f = render(RenderRequest("train", with_=["mixup", "reproducible"]))
@@ -108,7 +55,7 @@ def test_editing_a_template_is_never_served_stale(user_recipe, renders_dir):
     )
     after = render(RenderRequest("greet"), load_catalog())
     assert "hello" in before and "bonjour" in after and "hello" not in after
-    assert len(entries(renders_dir)) == 2
+    assert len(cache_entries(renders_dir)) == 2
 
 
 def test_editing_recipe_metadata_or_adding_a_file_changes_the_key(user_recipe, renders_dir):
@@ -118,7 +65,7 @@ def test_editing_recipe_metadata_or_adding_a_file_changes_the_key(user_recipe, r
     assert "range(3)" in render(RenderRequest("greet"), load_catalog())
     (user_recipe / "NOTES.md").write_text("any file of the folder counts\n")
     render(RenderRequest("greet"), load_catalog())
-    assert len(entries(renders_dir)) == 3
+    assert len(cache_entries(renders_dir)) == 3
 
 
 def test_editing_the_base_skeleton_is_never_served_stale(recipes_root, renders_dir):
@@ -150,7 +97,7 @@ def test_key_covers_snippetgen_itself_and_the_formatter_versions(recipes_root, m
 )
 def test_corrupt_entries_are_ignored_and_replaced(renders_dir, damage):
     good = render(RenderRequest("mixup"))
-    (entry,) = entries(renders_dir)
+    (entry,) = cache_entries(renders_dir)
     data = entry.read_bytes()
     damaged = {
         "truncate": data[: len(data) // 2],
@@ -168,7 +115,7 @@ def test_corrupt_entries_are_ignored_and_replaced(renders_dir, damage):
 
 def test_writes_are_atomic_and_leave_no_temporary_files(renders_dir, monkeypatch):
     render(RenderRequest("mixup"))
-    assert [p.name for p in renders_dir.iterdir()] == [entries(renders_dir)[0].name]
+    assert [p.name for p in renders_dir.iterdir()] == [cache_entries(renders_dir)[0].name]
 
     def interrupted_replace(src, dst):
         raise KeyboardInterrupt
@@ -195,8 +142,8 @@ def test_safe_to_delete_at_any_time(renders_dir):
     first = render(RenderRequest("mixup"))
     shutil.rmtree(renders_dir.parent)
     assert render(RenderRequest("mixup")) == first
-    assert len(entries(renders_dir)) == 1
-    assert cache.clear() == 1 and entries(renders_dir) == []
+    assert len(cache_entries(renders_dir)) == 1
+    assert cache.clear() == 1 and cache_entries(renders_dir) == []
 
 
 def test_location_follows_xdg_and_defaults_to_home_cache(tmp_path, monkeypatch):
@@ -212,14 +159,14 @@ def test_location_follows_xdg_and_defaults_to_home_cache(tmp_path, monkeypatch):
 def test_no_cache_switch(renders_dir, monkeypatch):
     monkeypatch.setenv("SNIPPETGEN_NO_CACHE", "1")
     render(RenderRequest("mixup"))
-    assert entries(renders_dir) == []
+    assert cache_entries(renders_dir) == []
 
 
 def test_failed_renders_are_not_cached(user_recipe, renders_dir):
     (user_recipe / "snippet.py.j2").write_text("import os\n")
     with pytest.raises(RecipeBug):
         render(RenderRequest("greet"), load_catalog())
-    assert entries(renders_dir) == []
+    assert cache_entries(renders_dir) == []
 
 
 def test_prune_keeps_the_most_recently_used(renders_dir):
@@ -230,7 +177,7 @@ def test_prune_keeps_the_most_recently_used(renders_dir):
         path.write_text("x\n")
         os.utime(path, (recent + i, recent + i))
     assert cache.prune(renders_dir, limit=8) == 6  # down to 3/4 of the limit
-    assert [p.stem[-1] for p in entries(renders_dir)] == list("6789ab")
+    assert [p.stem[-1] for p in cache_entries(renders_dir)] == list("6789ab")
 
 
 def test_prune_removes_stale_entries_and_leftover_temporaries_only(renders_dir):
@@ -280,84 +227,20 @@ def test_warm_cli_render_imports_neither_jinja_nor_black(tmp_path):
     assert json.loads(runs[1].stderr.splitlines()[-1]) == []  # warm: straight from the cache
 
 
-# --- parsed recipe.toml files ----------------------------------------------------------------
-
-
-@pytest.fixture()
-def fresh_toml_memo(monkeypatch):
-    """As if in a new process: nothing parsed yet, nothing to save."""
-    monkeypatch.setattr(toml_cache, "_toml_memo", None)
-    monkeypatch.setattr(toml_cache, "_toml_used", set())
-    monkeypatch.setattr(toml_cache, "_toml_dirty", False)
-
-
-def test_parsed_toml_is_reused_across_runs_and_never_stale(fresh_toml_memo, monkeypatch):
-    import tomllib
-
-    text = 'name = "x"\nnumbers = [1, 2.5]\n[docs]\nwhen = "always"\n'
-    assert toml_cache.load_toml(text) == tomllib.loads(text)
-    toml_cache.flush()  # what the CLI does on exit
-    index = cache_folder.cache_dir().parent / toml_cache._TOML_INDEX
-    assert index.is_file()
-    monkeypatch.setattr(toml_cache, "_toml_memo", None)  # a new process
-
-    def no_parsing(_text):
-        raise AssertionError("parsed again")
-
-    monkeypatch.setattr(tomllib, "loads", no_parsing)
-    first = toml_cache.load_toml(text)
-    assert first == {"name": "x", "numbers": [1, 2.5], "docs": {"when": "always"}}
-    first["name"] = "changed by the caller"
-    assert toml_cache.load_toml(text)["name"] == "x"  # callers get their own copy
-    with pytest.raises(AssertionError, match="parsed again"):
-        toml_cache.load_toml(text.replace('"x"', '"y"'))  # edited text: a new key, parsed afresh
-
-
-def test_a_damaged_toml_index_is_ignored(fresh_toml_memo):
-    index = cache_folder.cache_dir().parent / toml_cache._TOML_INDEX
-    index.parent.mkdir(parents=True)
-    index.write_text('{"not": "a table", "truncated": {')
-    assert toml_cache.load_toml("a = 1\n") == {"a": 1}
-    toml_cache.flush()
-    assert json.loads(index.read_text())  # rewritten whole
-    assert cache.clear() == 0 and not index.exists()
-
-
-def test_toml_errors_still_raise_and_are_not_kept(fresh_toml_memo):
-    import tomllib
-
-    with pytest.raises(tomllib.TOMLDecodeError):
-        toml_cache.load_toml("name = \n")
-    toml_cache.flush()
-    assert not (cache_folder.cache_dir().parent / toml_cache._TOML_INDEX).exists()
-
-
-def test_library_use_writes_no_toml_index(fresh_toml_memo):
-    load_catalog()
-    assert not (cache_folder.cache_dir().parent / toml_cache._TOML_INDEX).exists()
-
-
 # --- attacks on the real cache folder, through the real CLI -----------------------------------
-
-
-def cli_run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """`python -m snippetgen ARGS` with this test's cache (XDG_CACHE_HOME is set)."""
-    return subprocess.run(
-        [sys.executable, "-m", "snippetgen", *args], capture_output=True, text=True, timeout=timeout
-    )
 
 
 def test_an_entry_copied_under_another_key_is_never_served(renders_dir):
     """A render's entry renamed to another key's name (a swapped entry, checksum intact)."""
-    alpha3 = cli_run("render", "mixup", "--alpha", "0.3")
-    (entry_3,) = entries(renders_dir)
-    alpha5 = cli_run("render", "mixup", "--alpha", "0.5")
-    (entry_5,) = [e for e in entries(renders_dir) if e != entry_3]
+    alpha3 = run_cli("render", "mixup", "--alpha", "0.3")
+    (entry_3,) = cache_entries(renders_dir)
+    alpha5 = run_cli("render", "mixup", "--alpha", "0.5")
+    (entry_5,) = [e for e in cache_entries(renders_dir) if e != entry_3]
     assert alpha3.stdout != alpha5.stdout
     shutil.copyfile(entry_3, entry_5)  # --alpha 0.5 now finds the 0.3 render under its key
     assert cache.load(entry_5.stem) is None and not entry_5.exists()  # a miss, and dropped
     shutil.copyfile(entry_3, entry_5)
-    again = cli_run("render", "mixup", "--alpha", "0.5")
+    again = run_cli("render", "mixup", "--alpha", "0.5")
     assert again.returncode == 0 and again.stdout == alpha5.stdout
     assert cache.load(entry_5.stem) == alpha5.stdout  # rewritten as its own
 
@@ -372,8 +255,8 @@ def test_entries_that_are_not_small_regular_files_are_ignored(renders_dir, tmp_p
     """A FIFO in place of an entry must not block the render (a real process, with a
     timeout); a symlink, even to a valid entry, is not followed; a folder is skipped; a
     valid entry over MAX_ENTRY_BYTES is not read."""
-    good = cli_run("render", "mixup").stdout
-    (entry,) = entries(renders_dir)
+    good = run_cli("render", "mixup").stdout
+    (entry,) = cache_entries(renders_dir)
     valid = entry.read_bytes()
     entry.unlink()
     if damage == "fifo":
@@ -387,7 +270,7 @@ def test_entries_that_are_not_small_regular_files_are_ignored(renders_dir, tmp_p
     else:
         padded = good + "#" * cache.MAX_ENTRY_BYTES + "\n"
         entry.write_bytes(_valid_entry(entry.stem, padded))
-    proc = cli_run("render", "mixup", timeout=60)
+    proc = run_cli("render", "mixup", timeout=60)
     assert proc.returncode == 0 and proc.stdout == good
     if damage == "folder":
         assert entry.is_dir()  # left alone: the render is simply not cached
@@ -395,100 +278,3 @@ def test_entries_that_are_not_small_regular_files_are_ignored(renders_dir, tmp_p
         assert not entry.is_symlink() and entry.read_bytes() == valid
     if damage == "symlink":
         assert "evil" in elsewhere.read_text()
-
-
-# --- the parsed recipe.toml index under attack -------------------------------------------------
-
-
-def _index() -> Path:
-    return cache_folder.cache_dir().parent / toml_cache._TOML_INDEX
-
-
-def _tables() -> dict:
-    return json.loads(_index().read_text())["tables"]
-
-
-def test_an_edited_or_swapped_parsed_table_is_a_miss(fresh_toml_memo, recipes_root):
-    listed = cli_run("list", "--json")
-    assert listed.returncode == 0
-    tables = _tables()
-    mixup_text = (recipes_root / "mixup" / "recipe.toml").read_text()
-    train_text = (recipes_root / "train" / "recipe.toml").read_text()
-    mixup, train = toml_cache._toml_key(mixup_text), toml_cache._toml_key(train_text)
-    assert {mixup, train} <= set(tables)
-    # swap: train's table (and its check) under mixup's key; edit: change train's summary
-    tables[mixup] = dict(tables[train])
-    edited = json.loads(tables[train]["table"])
-    edited["summary"] = "edited in the cache"
-    tables[train]["table"] = json.dumps(edited)
-    _index().write_text(json.dumps({"tables": tables}))
-    again = cli_run("list", "--json")
-    assert again.returncode == 0 and again.stdout == listed.stdout
-    assert "edited in the cache" not in again.stdout
-    assert toml_cache.load_toml(mixup_text) == tomllib.loads(mixup_text)  # in-process, too
-    repaired = _tables()  # the next run's save: both parsed again and stored as their own
-    assert json.loads(repaired[mixup]["table"])["name"] == "mixup"
-    assert json.loads(repaired[train]["table"])["summary"] != "edited in the cache"
-
-
-@pytest.mark.parametrize("damage", ["fifo", "symlink", "folder", "oversized"])
-def test_an_index_that_is_not_a_small_regular_file_is_ignored(tmp_path, damage):
-    listed = cli_run("list")
-    index = _index()
-    saved = index.read_text()
-    index.unlink()
-    if damage == "fifo":
-        os.mkfifo(index)
-    elif damage == "symlink":
-        (tmp_path / "elsewhere.json").write_text(saved)
-        index.symlink_to(tmp_path / "elsewhere.json")
-    elif damage == "folder":
-        index.mkdir()
-    else:
-        index.write_text(saved[:-1] + " " * toml_cache._TOML_BUDGET + "}")
-    proc = cli_run("list", timeout=60)
-    assert proc.returncode == 0 and proc.stdout == listed.stdout and proc.stderr == ""
-    if damage != "folder":
-        assert not index.is_symlink() and json.loads(index.read_text())["tables"]
-        assert index.stat().st_size < len(saved) * 2
-
-
-def test_the_index_forgets_huge_edited_deleted_and_unused_recipes(
-    fresh_toml_memo, recipes_root, user_recipe
-):
-    meta = user_recipe / "recipe.toml"
-    plain = meta.read_text()
-    huge = plain + "".join(f"# padding line {i}\n" for i in range(6000))
-    assert len(huge) > toml_cache._TOML_MAX_TEXT
-    meta.write_text(huge)
-    assert cli_run("list").returncode == 0
-    assert toml_cache._toml_key(huge) not in _tables()  # parsed every time, never kept
-    assert _index().stat().st_size < 200_000
-
-    meta.write_text(plain.replace("Prints a greeting.", "Version one."))
-    assert cli_run("list").returncode == 0
-    one = toml_cache._toml_key(meta.read_text())
-    assert one in _tables() and _tables()[one]["paths"] == [str(meta)]
-    meta.write_text(plain.replace("Prints a greeting.", "Version two."))
-    assert "Version two." in cli_run("list").stdout
-    two = toml_cache._toml_key(meta.read_text())
-    assert two in _tables() and one not in _tables()  # the older version of the same file
-
-    tables = _tables()
-    for text, age in (("old = 1\n", cache_folder.STALE_DAYS + 1), ("recent = 1\n", 1)):
-        key = toml_cache._toml_key(text)  # read by some other run (another SNIPPETGEN_PATH)
-        table = json.dumps(tomllib.loads(text))
-        tables[key] = {
-            "table": table,
-            "check": toml_cache._toml_check(key, table),
-            "used": toml_cache._today() - age,
-            "paths": [],
-        }
-    # last saved yesterday: the first run of a day saves, and so prunes, the index
-    _index().write_text(json.dumps({"pruned": toml_cache._today() - 1, "tables": tables}))
-    shutil.rmtree(user_recipe)
-    assert cli_run("list").returncode == 0
-    assert two not in _tables()  # its file is gone
-    assert toml_cache._toml_key("old = 1\n") not in _tables()  # not used for a month
-    assert toml_cache._toml_key("recent = 1\n") in _tables()
-    assert toml_cache._toml_key((recipes_root / "train" / "recipe.toml").read_text()) in _tables()
