@@ -4,10 +4,13 @@ tests."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -154,3 +157,73 @@ def project_tests_pass(root: Path, env: dict[str, str] | None = None, **extra: s
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "3 passed" in proc.stdout
+
+
+# --- a generated training script run as a process -----------------------------------------
+
+# a run that cannot end before the test acts on it; 16 batches per epoch
+ENDLESS = [
+    "--epochs",
+    "1000",
+    "--train-size",
+    "256",
+    "--val-size",
+    "32",
+    "--batch-size",
+    "16",
+    "--image-size",
+    "8",
+]
+
+
+def start(script: Path, *args: str, **kwargs) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(script), *args],
+        cwd=script.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def epochs_logged(proc: subprocess.Popen[str], count: int = 1) -> None:
+    """Read the run's stdout until it has logged `count` epochs.
+
+    After the first, its folder is locked; after the second, the checkpoint of the first
+    is complete (saves follow the epoch's line).
+    """
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        count -= line.startswith("epoch ")
+        if count == 0:
+            return
+    raise AssertionError(f"the run ended first ({proc.wait()}): {proc.stderr.read()}")
+
+
+def wait_until(condition, proc: subprocess.Popen[str], timeout: float = 240) -> None:
+    """Poll a condition on the files the run writes (not a sleep standing in for one)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, f"the run ended first: {proc.communicate()}"
+        assert time.monotonic() < deadline, "the run never got there"
+        time.sleep(0.01)
+
+
+@contextmanager
+def reaped(*procs: subprocess.Popen[str]):
+    """Kill whatever is still running when the test ends (a failed assertion included)."""
+    try:
+        yield
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate(timeout=60)
+
+
+def whole_lines(path: Path) -> list[dict]:
+    """metrics.jsonl as records, asserting it holds only whole lines."""
+    text = path.read_text()
+    assert text == "" or text.endswith("\n"), "a line cut short"
+    return [json.loads(line) for line in text.splitlines()]
