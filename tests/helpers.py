@@ -334,3 +334,17 @@ def run_main(mod, out: Path, *argv: str):
 def cache_entries(folder: Path) -> list[Path]:
     """The render-cache entries in `folder`, in name order."""
     return sorted(folder.glob("*.py")) if folder.is_dir() else []
+
+
+def model_request(model: str, recipe: str = "train") -> RenderRequest:
+    """A render of `recipe` on synthetic data with `model`."""
+    return RenderRequest(recipe, {}, (), "synthetic", model)
+
+
+def model_script(
+    tmp_path: Path, model: str, recipe: str = "train", name: str | None = None
+) -> Path:
+    """That render written to a file in `tmp_path`."""
+    path = tmp_path / (name or f"{recipe}_{model.replace(':', '_')}.py")
+    path.write_text(render(model_request(model, recipe)))
+    return path

@@ -4,30 +4,22 @@ and --head (the classifier head every feature and load_matching_weights use)."""
 from __future__ import annotations
 
 import math
-import os
-import re
-import subprocess
-import sys
 
-import black
 import pytest
 import torch
 from torch import nn
 
-from helpers import importable, load_module, read_metrics, run_script
-from snippetgen import RenderRequest, load_catalog, render
-from snippetgen.codegen.rendering import make_header, plan
-from snippetgen.codegen.templating import render_source
+from helpers import (
+    load_module,
+    model_script,
+    read_metrics,
+    refused,
+    run_script,
+)
 
 TINY = ["--epochs", "1", "--train-size", "32", "--val-size", "16", "--batch-size", "16"]
 TINY += ["--image-size", "8"]
 RESNETS = ("resnet18", "resnet34", "resnet50")
-
-
-def write(tmp_path, model, recipe="train", name=None):
-    path = tmp_path / (name or f"{recipe}_{model.replace(':', '_')}.py")
-    path.write_text(render(request_for(model, recipe)))
-    return path
 
 
 def args_for(mod, argv):
@@ -35,10 +27,6 @@ def args_for(mod, argv):
     args = mod.parse_args(argv)
     args.input_shape = (3, args.image_size, args.image_size)
     return args
-
-
-def request_for(model, recipe="train"):
-    return RenderRequest(recipe, {}, (), "synthetic", model)
 
 
 # torchvision's ResNet, written out from its published architecture (torchvision/models/
@@ -126,7 +114,7 @@ PARAMETERS = {"resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557
 @pytest.fixture(scope="module")
 def resnet_modules(tmp_path_factory):
     folder = tmp_path_factory.mktemp("resnets")
-    return {arch: load_module(write(folder, arch)) for arch in RESNETS}
+    return {arch: load_module(model_script(folder, arch)) for arch in RESNETS}
 
 
 @pytest.mark.parametrize("arch", RESNETS)
@@ -152,7 +140,7 @@ def test_resnet_state_dict_is_torchvisions_key_for_key(resnet_modules, arch):
 
 @pytest.mark.parametrize("arch", RESNETS)
 def test_resnet_takes_small_images_and_trains(tmp_path, arch):
-    script = write(tmp_path, arch)
+    script = model_script(tmp_path, arch)
     out = tmp_path / "run"
     run_script(script, *TINY, "--max-batches", "2", "--output-dir", str(out))
     (record,) = read_metrics(out)
@@ -163,7 +151,7 @@ def test_resnet_takes_small_images_and_trains(tmp_path, arch):
 
 def test_resnet_with_channels_last_runs(tmp_path):
     out = tmp_path / "run"
-    script = write(tmp_path, "resnet18")
+    script = model_script(tmp_path, "resnet18")
     run_script(script, *TINY, "--max-batches", "2", "--channels-last", "--output-dir", str(out))
     assert len(read_metrics(out)) == 1
 
@@ -188,7 +176,7 @@ def test_torchvision_layout_file_loads_completely(tmp_path, arch):
     table = torchvision_resnet_table(arch, num_classes=4)
     state = random_state(table)
     torch.save(state, tmp_path / f"{arch}.pth")
-    script = write(tmp_path, arch)
+    script = model_script(tmp_path, arch)
     mod = load_module(script)
     model = mod.build_model(args_for(mod, ["--pretrained", str(tmp_path / f"{arch}.pth")]))
     loaded = model.state_dict()
@@ -211,7 +199,7 @@ def test_torchvision_layout_file_loads_completely(tmp_path, arch):
 def test_a_1000_class_file_loads_all_but_the_head_and_says_so(tmp_path):
     table = torchvision_resnet_table("resnet18")  # ImageNet's 1000 classes
     torch.save(random_state(table), tmp_path / "resnet18.pth")
-    script = write(tmp_path, "resnet18")
+    script = model_script(tmp_path, "resnet18")
     proc = run_script(
         script,
         *TINY,
@@ -261,7 +249,7 @@ class OnlyLinears(nn.Module):
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    return load_module(write(tmp_path_factory.mktemp("base"), "small-cnn"))
+    return load_module(model_script(tmp_path_factory.mktemp("base"), "small-cnn"))
 
 
 def test_head_detection_order(base, resnet_modules):
@@ -276,17 +264,6 @@ def test_head_detection_order(base, resnet_modules):
     assert base.find_head(nn.Sequential(nn.ReLU()), required=False) == (None, None)
 
 
-def refused(capsys, call, *needles):
-    with pytest.raises(SystemExit) as exc:
-        call()
-    assert exc.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: "), err
-    for needle in needles:
-        assert needle in err
-    return err
-
-
 def test_a_head_that_names_nothing_or_cannot_be_found_is_one_sentence(base, capsys):
     refused(
         capsys,
@@ -299,7 +276,7 @@ def test_a_head_that_names_nothing_or_cannot_be_found_is_one_sentence(base, caps
 
 @pytest.mark.parametrize("bad", ["fc..weight", "fc-1", "1+1", "fc.", "ｆｃ"])
 def test_a_head_that_is_no_module_path_is_refused_by_the_script(tmp_path, bad):
-    script = write(tmp_path, "small-cnn")
+    script = model_script(tmp_path, "small-cnn")
     proc = run_script(script, "--head", bad, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith("is not a submodule name such as fc or classifier.1")
@@ -307,7 +284,7 @@ def test_a_head_that_is_no_module_path_is_refused_by_the_script(tmp_path, bad):
 
 
 def test_a_missing_head_stops_the_run_before_training(tmp_path):
-    script = write(tmp_path, "resnet18")
+    script = model_script(tmp_path, "resnet18")
     proc = run_script(
         script, *TINY, "--head", "classifier", "--output-dir", str(tmp_path / "r"), check=False
     )
@@ -322,7 +299,7 @@ FAST = ["--train-size", "32", "--val-size", "16", "--batch-size", "16", "--max-b
 
 
 def test_finetune_resnet18_freezes_all_but_fc(tmp_path):
-    mod = load_module(write(tmp_path, "resnet18", recipe="finetune"))
+    mod = load_module(model_script(tmp_path, "resnet18", recipe="finetune"))
     args = args_for(mod, ["--image-size", "8"])
     model = mod.build_model(args)
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
@@ -337,7 +314,7 @@ def test_finetune_resnet18_freezes_all_but_fc(tmp_path):
 def test_finetune_a_model_whose_head_is_classifier(tmp_path, mode, head, capsys):
     """The user's model (SmallCNN replaced) has a `classifier` head with 10 outputs: it is
     refitted to 4 classes, frozen or given --head-lr, and the run trains."""
-    mod = load_module(write(tmp_path, "small-cnn", recipe="finetune"))
+    mod = load_module(model_script(tmp_path, "small-cnn", recipe="finetune"))
     mod.SmallCNN = lambda num_classes, in_channels=3: WithClassifier(10)
     seen = {}
     build_optimizer = mod.build_optimizer
@@ -369,7 +346,7 @@ def test_finetune_a_model_whose_head_is_classifier(tmp_path, mode, head, capsys)
 def test_finetune_with_a_user_replaced_build_model(tmp_path):
     """build_model replaced outright (no finetune code runs in it): the optimizer's groups
     and the BatchNorm handling still find the `classifier` head, with no AttributeError."""
-    mod = load_module(write(tmp_path, "small-cnn", recipe="finetune"))
+    mod = load_module(model_script(tmp_path, "small-cnn", recipe="finetune"))
     mod.build_model = lambda args: WithClassifier(args.num_classes)
     for mode in ("fc", "differential"):
         out = tmp_path / mode
@@ -377,126 +354,3 @@ def test_finetune_with_a_user_replaced_build_model(tmp_path):
             [*FAST, "--image-size", "8", "--epochs", "1", "--mode", mode, "--output-dir", str(out)]
         )
         assert len(read_metrics(out)) == 1
-
-
-# timm: and torchvision: models
-
-
-@pytest.mark.parametrize(
-    ("model", "package"), [("timm:resnet18", "timm"), ("torchvision:resnet18", "torchvision")]
-)
-def test_library_model_declares_its_requirement_and_imports_it_lazily(tmp_path, model, package):
-    code = render(request_for(model))
-    assert f"# Requires: {package} (beyond the standard library and torch)" in code
-    assert not re.search(rf"^(import|from) {package}\b", code, re.MULTILINE)
-    assert "'resnet18'" in code or '"resnet18"' in code
-
-
-@pytest.mark.parametrize(
-    ("model", "package"), [("timm:resnet18", "timm"), ("torchvision:resnet18", "torchvision")]
-)
-def test_library_model_without_its_library_is_one_sentence(tmp_path, model, package):
-    if importable(package):
-        pytest.skip(f"{package} imports here: the missing-library message cannot show")
-    script = write(tmp_path, model)
-    proc = run_script(script, *TINY, "--output-dir", str(tmp_path / "run"), check=False)
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr
-    assert lines[0].startswith(f"error: --model {model} needs the {package} package")
-    assert lines[0].endswith(f"install it with: pip install {package}")
-
-
-def test_library_model_with_a_broken_library_is_one_sentence(tmp_path):
-    """A library that raises on import (as a torchvision built for another torch does)."""
-    fake = tmp_path / "site"
-    (fake / "timm").mkdir(parents=True)
-    (fake / "timm" / "__init__.py").write_text("raise RuntimeError('operator does not exist')\n")
-    script = write(tmp_path, "timm:convnext_tiny")
-    proc = subprocess.run(
-        [sys.executable, str(script), *TINY, "--output-dir", str(tmp_path / "run")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(fake)},
-        timeout=120,
-    )
-    assert proc.returncode == 2
-    assert proc.stderr.strip() == (
-        "error: --model timm:convnext_tiny needs the timm package, which cannot be "
-        "imported here (RuntimeError); install it with: pip install timm"
-    )
-
-
-def test_library_models_build_through_the_library(tmp_path):
-    """With stand-in timm and torchvision packages, the script calls create_model/get_model
-    with the data's class count and channels, and trains the result."""
-    fake = tmp_path / "site"
-    (fake / "timm").mkdir(parents=True)
-    (fake / "torchvision" / "models").mkdir(parents=True)
-    (fake / "torchvision" / "__init__.py").write_text("")
-    tiny = (
-        "import torch.nn as nn\n"
-        "def build(num_classes, in_chans=3):  # for 8x8 images\n"
-        "    layers = [nn.Conv2d(in_chans, 4, 3), nn.Flatten(), nn.Linear(144, num_classes)]\n"
-        "    return nn.Sequential(*layers)\n"
-    )
-    (fake / "timm" / "__init__.py").write_text(
-        tiny
-        + "def is_model(name):\n    return name == 'tiny_net'\n"
-        + "def create_model(name, num_classes, in_chans):\n"
-        + "    print('create_model', name, num_classes, in_chans)\n"
-        + "    return build(num_classes, in_chans)\n"
-    )
-    (fake / "torchvision" / "models" / "__init__.py").write_text(
-        tiny
-        + "def list_models():\n    return ['tiny_net']\n"
-        + "def get_model(name, num_classes):\n"
-        + "    print('get_model', name, num_classes)\n"
-        + "    return build(num_classes)\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(fake)}
-    for model, call in (
-        ("timm:tiny_net", "create_model tiny_net 4 3"),
-        ("torchvision:tiny_net", "get_model tiny_net 4"),
-        ("timm:other_net", None),
-    ):
-        script = write(tmp_path, model)
-        out = tmp_path / model.replace(":", "_")
-        proc = subprocess.run(
-            [sys.executable, str(script), *TINY, "--max-batches", "2", "--output-dir", str(out)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
-        if call is None:
-            assert proc.returncode == 2
-            assert proc.stderr.startswith("error: timm has no model named 'other_net'")
-            continue
-        assert proc.returncode == 0, proc.stderr
-        assert call in proc.stdout
-        assert len(read_metrics(out)) == 1
-
-
-# rendering
-
-
-@pytest.mark.parametrize(
-    "model", [*RESNETS, "timm:vit_tiny_patch16_224.augreg_in21k", "torchvision:resnet18"]
-)
-@pytest.mark.parametrize("recipe", ["train", "finetune"])
-def test_model_renders_are_already_black(model, recipe):
-    catalog = load_catalog()
-    plan_ = plan(request_for(model, recipe), catalog)
-    source = render_source(plan_, make_header(plan_, "snippetgen render test"))
-    mode = black.Mode(target_versions={black.TargetVersion.PY310}, line_length=88)
-    assert black.format_str(source, mode=mode) == source
-
-
-def test_resnet_on_flat_features_is_one_sentence(tmp_path):
-    mod = load_module(write(tmp_path, "resnet18"))
-    args = mod.parse_args([])
-    args.input_shape = (30,)
-    with pytest.raises(SystemExit) as exc:
-        mod.build_model(args)
-    assert exc.value.code == 2
