@@ -13,9 +13,8 @@ import pytest
 import torch
 from torch import nn
 
+from checkpointkit import FAST, Payload, checkpoint_module, run_checkpoint
 from helpers import load_module, read_metrics, run_script, state_equal, write_script
-
-FAST = ["--train-size", "64", "--val-size", "32", "--batch-size", "16"]  # 4 batches per epoch
 
 
 def same(a, b) -> bool:
@@ -39,22 +38,14 @@ def unplanned(checkpoint: dict) -> dict:
     return {key: value for key, value in checkpoint.items() if key != "epochs"}
 
 
-def module(tmp_path, with_=(), **params):
-    return load_module(write_script(tmp_path, "checkpoint", params, with_))
-
-
-def run(mod, out: Path, epochs: int, *extra: str):
-    return mod.main(["--output-dir", str(out), "--epochs", str(epochs), *FAST, *extra])
-
-
 def straight_and_resumed(tmp_path, mod, epochs=4, k=2, extra=()):
     """Train `epochs` straight, and `k` epochs then --resume to `epochs`; returns both dirs."""
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    full = run(mod, straight, epochs, *extra)
-    first = run(mod, resumed, k, *extra)
+    full = run_checkpoint(mod, straight, epochs, *extra)
+    first = run_checkpoint(mod, resumed, k, *extra)
     assert first == full[:k]
     assert load(resumed / "last.pt")["epoch"] == k
-    rest = run(mod, resumed, epochs, "--resume", *extra)
+    rest = run_checkpoint(mod, resumed, epochs, "--resume", *extra)
     assert rest == full[k:], "the resumed epochs log the same metrics"
     return straight, resumed
 
@@ -67,9 +58,9 @@ def assert_identical_runs(a: Path, b: Path):
 
 
 def test_checkpoint_contents_are_plain_and_complete(tmp_path):
-    mod = module(tmp_path)
+    mod = checkpoint_module(tmp_path)
     out = tmp_path / "run"
-    history = run(mod, out, 3)
+    history = run_checkpoint(mod, out, 3)
     last = load(out / "last.pt")  # weights_only=True: only tensors and plain values
     assert {"model", "optimizer", "epoch", "best_acc", "rng"} <= last.keys()
     assert "scheduler" not in last  # the base script has none
@@ -85,7 +76,7 @@ def test_checkpoint_contents_are_plain_and_complete(tmp_path):
 
 
 def test_every_n_epochs_and_the_last_epoch_and_best_on_improvement(tmp_path, monkeypatch):
-    mod = module(tmp_path, every=2)
+    mod = checkpoint_module(tmp_path, every=2)
     saved = []
 
     class RecordingOS:
@@ -99,7 +90,7 @@ def test_every_n_epochs_and_the_last_epoch_and_best_on_improvement(tmp_path, mon
             Path(src).replace(dst)
 
     monkeypatch.setattr(mod, "os", RecordingOS())
-    history = run(mod, tmp_path / "run", 5)
+    history = run_checkpoint(mod, tmp_path / "run", 5)
     assert [epoch for name, epoch in saved if name == "last.pt"] == [2, 4, 5]
     best_so_far, improved = -1.0, []
     for row in history:
@@ -111,23 +102,23 @@ def test_every_n_epochs_and_the_last_epoch_and_best_on_improvement(tmp_path, mon
 
 
 def test_resume_is_bit_identical_to_a_straight_run(tmp_path):
-    mod = module(tmp_path)
+    mod = checkpoint_module(tmp_path)
     assert_identical_runs(*straight_and_resumed(tmp_path, mod, epochs=4, k=2))
 
 
 def test_resume_with_mixup_restores_the_rng_state(tmp_path):
-    mod = module(tmp_path, with_=("mixup",))
+    mod = checkpoint_module(tmp_path, with_=("mixup",))
     straight, resumed = straight_and_resumed(tmp_path, mod, epochs=4, k=2)
     assert_identical_runs(straight, resumed)
     # negative control: the same resume without restoring the RNG states diverges
     mod.set_rng_state = lambda state: None
-    run(mod, tmp_path / "part", 2)
-    diverged = run(mod, tmp_path / "part", 4, "--resume")
+    run_checkpoint(mod, tmp_path / "part", 2)
+    diverged = run_checkpoint(mod, tmp_path / "part", 4, "--resume")
     assert diverged != read_metrics(straight)[2:]
 
 
 def test_resume_restores_the_scheduler(tmp_path):
-    mod = module(tmp_path)
+    mod = checkpoint_module(tmp_path)
     # a fresh scheduler after --resume would count its milestone from the resumed epoch
     mod.build_scheduler = lambda optimizer, args, steps_per_epoch=1: (
         torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[3], gamma=0.1)
@@ -140,31 +131,33 @@ def test_resume_restores_the_scheduler(tmp_path):
 
 
 def test_resuming_with_another_epochs_warns_that_the_schedule_keeps_its_plan(tmp_path, capsys):
-    mod = module(tmp_path)
+    mod = checkpoint_module(tmp_path)
     mod.build_scheduler = lambda optimizer, args, steps_per_epoch=1: (
         torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     )
     out = tmp_path / "run"
-    run(mod, out, 2)
+    run_checkpoint(mod, out, 2)
     assert load(out / "last.pt")["epochs"] == 2
     capsys.readouterr()
-    run(mod, out, 3, "--resume")  # train longer: the restored cosine still ends at epoch 2
+    run_checkpoint(
+        mod, out, 3, "--resume"
+    )  # train longer: the restored cosine still ends at epoch 2
     err = capsys.readouterr().err
     assert "warning: " in err and "--epochs 2" in err and "not --epochs 3" in err
     assert load(out / "last.pt")["scheduler"]["T_max"] == 2  # what the warning says
-    run(mod, tmp_path / "same", 3)
+    run_checkpoint(mod, tmp_path / "same", 3)
     capsys.readouterr()
-    run(mod, tmp_path / "same", 3, "--resume")  # the same plan: no warning
+    run_checkpoint(mod, tmp_path / "same", 3, "--resume")  # the same plan: no warning
     assert "warning" not in capsys.readouterr().err
     mod.build_scheduler = lambda optimizer, args, steps_per_epoch=1: None
-    run(mod, tmp_path / "plain", 1)
+    run_checkpoint(mod, tmp_path / "plain", 1)
     capsys.readouterr()
-    run(mod, tmp_path / "plain", 2, "--resume")  # no schedule, nothing to warn about
+    run_checkpoint(mod, tmp_path / "plain", 2, "--resume")  # no schedule, nothing to warn about
     assert "warning" not in capsys.readouterr().err
 
 
 def test_last_pt_is_written_atomically(tmp_path, monkeypatch):
-    mod = module(tmp_path)
+    mod = checkpoint_module(tmp_path)
     events = []
 
     class RecordingOS:
@@ -184,7 +177,7 @@ def test_last_pt_is_written_atomically(tmp_path, monkeypatch):
 
     monkeypatch.setattr(mod, "os", RecordingOS())
     out = tmp_path / "run"
-    run(mod, out, 2)
+    run_checkpoint(mod, out, 2)
     renamed = [arg for kind, arg in events if kind == "replace"]
     assert [name for name, _ in renamed].count("last.pt") == 2
     for i, (kind, _) in enumerate(events):
@@ -202,26 +195,16 @@ def test_last_pt_is_written_atomically(tmp_path, monkeypatch):
     ]
 
 
-class Payload:
-    """Unpickling this calls open(marker, "w"): it creates a file, i.e. runs code."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def test_a_pickled_object_is_refused_and_runs_no_code(tmp_path, capsys):
-    mod = module(tmp_path)
+    mod = checkpoint_module(tmp_path)
     out = tmp_path / "run"
-    run(mod, out, 1)
+    run_checkpoint(mod, out, 1)
     marker = tmp_path / "pwned"
     good = load(out / "last.pt")
     torch.save({**good, "best_acc": Payload(marker)}, out / "last.pt")
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
-        run(mod, out, 2, "--resume")
+        run_checkpoint(mod, out, 2, "--resume")
     assert exit_info.value.code == 2
     assert not marker.exists(), "weights_only=True must not unpickle the object"
     err = capsys.readouterr().err.strip()
@@ -233,9 +216,9 @@ def test_a_pickled_object_is_refused_and_runs_no_code(tmp_path, capsys):
 
 @pytest.mark.parametrize("damage", ["truncated", "empty", "garbage", "missing"])
 def test_damaged_or_missing_last_pt_is_refused_with_one_sentence(tmp_path, capsys, damage):
-    mod = module(tmp_path)
+    mod = checkpoint_module(tmp_path)
     out = tmp_path / "run"
-    run(mod, out, 2)
+    run_checkpoint(mod, out, 2)
     last = out / "last.pt"
     data = last.read_bytes()
     if damage == "truncated":
@@ -248,7 +231,7 @@ def test_damaged_or_missing_last_pt_is_refused_with_one_sentence(tmp_path, capsy
         last.unlink()  # best.pt is still there: it must not be used instead
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
-        run(mod, out, 3, "--resume")
+        run_checkpoint(mod, out, 3, "--resume")
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and str(last) in err
@@ -269,18 +252,18 @@ def test_corrupt_checkpoint_in_a_real_process_exits_2_without_traceback(tmp_path
 
 
 def test_best_pt_is_resumed_only_when_named(tmp_path):
-    mod = module(tmp_path)
+    mod = checkpoint_module(tmp_path)
     out = tmp_path / "run"
-    history = run(mod, out, 4)
+    history = run_checkpoint(mod, out, 4)
     best_epoch = load(out / "best.pt")["epoch"]
-    rest = run(mod, out, 4, "--resume", str(out / "best.pt"))
+    rest = run_checkpoint(mod, out, 4, "--resume", str(out / "best.pt"))
     assert [row["epoch"] for row in rest] == list(range(best_epoch + 1, 5))
     assert [row["epoch"] for row in read_metrics(out)] == [1, 2, 3, 4]
     assert read_metrics(out)[:best_epoch] == history[:best_epoch]
 
 
 def test_resume_flag_checks(tmp_path, capsys):
-    mod = module(tmp_path)
+    mod = checkpoint_module(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
         mod.parse_args(["--resume"])  # no PATH and no --output-dir: nothing to continue
     assert exit_info.value.code == 2 and "--output-dir" in capsys.readouterr().err
@@ -289,31 +272,31 @@ def test_resume_flag_checks(tmp_path, capsys):
     with pytest.raises(SystemExit):
         mod.parse_args(["--every", "0"])
     out = tmp_path / "run"
-    run(mod, out, 3)
+    run_checkpoint(mod, out, 3)
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
-        run(mod, out, 2, "--resume")  # the checkpoint is past --epochs
+        run_checkpoint(mod, out, 2, "--resume")  # the checkpoint is past --epochs
     assert exit_info.value.code == 2 and "more than --epochs 2" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
-        run(mod, out, 4, "--resume", str(out / "model.pt"))  # a bare state_dict
+        run_checkpoint(mod, out, 4, "--resume", str(out / "model.pt"))  # a bare state_dict
     assert (
         exit_info.value.code == 2 and "not a checkpoint of this script" in capsys.readouterr().err
     )
 
 
 def test_only_rank_0_writes(tmp_path):
-    mod = module(tmp_path)
+    mod = checkpoint_module(tmp_path)
     mod.setup_distributed = lambda device: (1, 1)  # as if this process were rank 1
     out = tmp_path / "run"
     out.mkdir()
-    run(mod, out, 2)
+    run_checkpoint(mod, out, 2)
     assert list(out.iterdir()) == []
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
-    mod = module(tmp_path)
+    mod = checkpoint_module(tmp_path)
     reference = tmp_path / "reference"
-    run(mod, reference, 2)
+    run_checkpoint(mod, reference, 2)
     build_criterion = mod.build_criterion
 
     class BecomesNaN(nn.Module):
@@ -336,7 +319,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
-        run(mod, out, 5)
+        run_checkpoint(mod, out, 5)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "loss became nan in epoch 3" in err
@@ -347,7 +330,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     assert not (out / "model.pt").exists()
     # and it resumes: the good epochs are kept, the NaN epoch is dropped and redone
     mod.build_criterion = build_criterion
-    run(mod, out, 3, "--resume")
+    run_checkpoint(mod, out, 3, "--resume")
     rows = read_metrics(out)
     assert [row["epoch"] for row in rows] == [1, 2, 3] and all(
         row["train_loss"] == row["train_loss"] for row in rows

@@ -1,5 +1,7 @@
-"""checkpoint integrity: checksummed files, damaged or hostile checkpoints and weight files
-refused with one sentence, settings that cannot continue a run, failed saves."""
+"""checkpoint integrity: every saved file ends with a checksum; changed bytes, truncated
+files, foreign zip comments and checkpoints with bad fields or pickled objects are refused
+with one sentence. What a run loads besides (settings, weight files, saves) is in
+test_checkpoint_loading.py."""
 
 from __future__ import annotations
 
@@ -7,58 +9,17 @@ import hashlib
 import math
 import os
 import random
-import resource
-import signal
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 import torch
 
-from helpers import load_module, read_metrics, refused, write_script
+from checkpointkit import FAST, Payload, copy_run, run_checkpoint, snapshot
+from helpers import read_metrics, refused
 
-FAST = ["--train-size", "64", "--val-size", "32", "--batch-size", "16"]
 TAG = b"snippetgen-sha256:"
-
-
-def module(tmp_path, with_=(), **params):
-    return load_module(write_script(tmp_path, "checkpoint", params, with_))
-
-
-def run(mod, out: Path, epochs: int, *extra: str):
-    return mod.main(["--output-dir", str(out), "--epochs", str(epochs), *FAST, *extra])
-
-
-def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
-    """Every file of `folder` but the run lock (each run rewrites it with its pid): its bytes
-    and modification time."""
-    return {
-        p.name: (p.read_bytes(), p.stat().st_mtime_ns)
-        for p in sorted(folder.iterdir())
-        if p.name != ".lock"
-    }
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One script and a 1-epoch run of it; tests copy the run folder before changing it."""
-    tmp = tmp_path_factory.mktemp("trained")
-    with pytest.MonkeyPatch.context() as patch:  # renders never touch the user's ~/.cache
-        patch.setenv("XDG_CACHE_HOME", str(tmp / "xdg-cache"))
-        script = write_script(tmp, "checkpoint", {})
-    mod = load_module(script)
-    torch.set_num_threads(1)
-    run(mod, tmp / "run", 1)
-    return script, mod, tmp / "run"
-
-
-def copy_run(src: Path, dst: Path) -> Path:
-    dst.mkdir()
-    for path in src.iterdir():
-        (dst / path.name).write_bytes(path.read_bytes())
-    return dst
 
 
 def test_every_saved_file_ends_with_a_checksum_and_loads_as_usual(trained):
@@ -125,10 +86,10 @@ def test_single_changed_bytes_anywhere_are_refused_and_nothing_changes(trained, 
         damaged[position] ^= rng.randrange(1, 256)
         last.write_bytes(bytes(damaged))
         os.utime(last, ns=(before["last.pt"][1], before["last.pt"][1]))
-        refused(capsys, lambda: run(mod, out, 3, "--resume"), f"{last} is damaged")
+        refused(capsys, lambda: run_checkpoint(mod, out, 3, "--resume"), f"{last} is damaged")
         assert snapshot(out) == {**before, "last.pt": (bytes(damaged), before["last.pt"][1])}
     last.write_bytes(good)
-    run(mod, out, 2, "--resume")  # the undamaged file still resumes
+    run_checkpoint(mod, out, 2, "--resume")  # the undamaged file still resumes
     assert len(read_metrics(out)) == 2
 
 
@@ -148,7 +109,7 @@ def test_truncated_checkpoints_are_refused_as_damaged(trained, tmp_path, capsys,
         "1 KiB": 1024,
     }[keep]
     last.write_bytes(data[:cut])
-    refused(capsys, lambda: run(mod, out, 2, "--resume"), f"{last} is damaged")
+    refused(capsys, lambda: run_checkpoint(mod, out, 2, "--resume"), f"{last} is damaged")
     assert len(read_metrics(out)) == 1
 
 
@@ -179,12 +140,12 @@ def test_a_checkpoint_without_checksum_resumes_with_a_warning(trained, tmp_path,
     torch.save(plain, out / "last.pt")
     assert mod.checksum_status((out / "last.pt").read_bytes()) == "none"
     capsys.readouterr()
-    run(mod, out, 2, "--resume")
+    run_checkpoint(mod, out, 2, "--resume")
     err = capsys.readouterr().err
     assert f"warning: {out / 'last.pt'} carries no checksum" in err
     assert mod.checksum_status((out / "last.pt").read_bytes()) == "ok", "saved with one now"
     torch.save({**plain, "epoch": -1}, out / "last.pt")
-    refused(capsys, lambda: run(mod, out, 2, "--resume"), "its epoch is not")
+    refused(capsys, lambda: run_checkpoint(mod, out, 2, "--resume"), "its epoch is not")
 
 
 def test_a_foreign_zip_comment_is_refused(trained, tmp_path, capsys):
@@ -195,17 +156,7 @@ def test_a_foreign_zip_comment_is_refused(trained, tmp_path, capsys):
     with zipfile.ZipFile(out / "last.pt", "a") as archive:
         archive.comment = b"edited"
     assert mod.checksum_status((out / "last.pt").read_bytes()) == "damaged"
-    refused(capsys, lambda: run(mod, out, 2, "--resume"), "is damaged")
-
-
-class Payload:
-    """Unpickling this calls open(marker, "w"): it creates a file, i.e. runs code."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
+    refused(capsys, lambda: run_checkpoint(mod, out, 2, "--resume"), "is damaged")
 
 
 def _set(path):
@@ -289,7 +240,9 @@ def test_checksummed_checkpoints_with_bad_fields_are_refused(trained, tmp_path, 
     mutate(checkpoint, value)
     mod.atomic_save(checkpoint, out / "last.pt")
     before = snapshot(out)
-    err = refused(capsys, lambda: run(mod, out, 3, "--resume"), str(out / "last.pt"), needle)
+    err = refused(
+        capsys, lambda: run_checkpoint(mod, out, 3, "--resume"), str(out / "last.pt"), needle
+    )
     assert len(err) < 400
     assert snapshot(out) == before
 
@@ -300,216 +253,15 @@ def test_a_checksummed_checkpoint_that_is_not_a_dict_or_holds_a_pickled_object(
     _, mod, src = trained
     out = copy_run(src, tmp_path / "run")
     mod.atomic_save([1, 2, 3], out / "last.pt")
-    refused(capsys, lambda: run(mod, out, 2, "--resume"), "it holds a list, not a dict")
+    refused(capsys, lambda: run_checkpoint(mod, out, 2, "--resume"), "it holds a list, not a dict")
     marker = tmp_path / "pwned"
     good = torch.load(src / "last.pt", weights_only=True)
     mod.atomic_save({**good, "best_acc": Payload(marker)}, out / "last.pt")
     assert mod.checksum_status((out / "last.pt").read_bytes()) == "ok"
-    refused(capsys, lambda: run(mod, out, 2, "--resume"), "refusing to resume", "pickled object")
+    refused(
+        capsys,
+        lambda: run_checkpoint(mod, out, 2, "--resume"),
+        "refusing to resume",
+        "pickled object",
+    )
     assert not marker.exists(), "weights_only=True must not unpickle the object"
-
-
-def test_a_scheduler_state_with_values_of_the_wrong_kind_is_refused(tmp_path, capsys):
-    mod = module(tmp_path)
-    mod.build_scheduler = lambda optimizer, args, steps_per_epoch=1: (
-        torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[3], gamma=0.1)
-    )
-    out = tmp_path / "run"
-    run(mod, out, 1)
-    checkpoint = torch.load(out / "last.pt", weights_only=True)
-    checkpoint["scheduler"]["last_epoch"] = "1"
-    mod.atomic_save(checkpoint, out / "last.pt")
-    refused(
-        capsys, lambda: run(mod, out, 2, "--resume"), "its scheduler.last_epoch holds the wrong"
-    )
-
-
-def test_settings_that_cannot_continue_the_run_are_named(tmp_path, capsys):
-    mod = module(tmp_path)
-    out = tmp_path / "run"
-    run(mod, out, 1, "--num-classes", "4")
-    before = snapshot(out)
-    refused(
-        capsys,
-        lambda: run(mod, out, 2, "--resume", "--num-classes", "5"),
-        "saved for 4 classes and this run has 5",
-    )
-    refused(
-        capsys,
-        lambda: run(mod, out, 2, "--resume", "--num-classes", "4", "--optimizer", "adamw"),
-        "saved with the SGD optimizer and this run uses AdamW",
-    )
-    build_scheduler = mod.build_scheduler
-    mod.build_scheduler = lambda optimizer, args, steps_per_epoch=1: (
-        torch.optim.lr_scheduler.StepLR(optimizer, step_size=1)
-    )
-    refused(
-        capsys,
-        lambda: run(mod, out, 2, "--resume", "--num-classes", "4"),
-        "saved with the learning-rate scheduler none and this run has StepLR",
-    )
-    mod.build_scheduler = build_scheduler
-    small_cnn = mod.SmallCNN
-
-    class OtherNet(small_cnn):
-        pass
-
-    mod.SmallCNN = OtherNet
-    refused(
-        capsys,
-        lambda: run(mod, out, 2, "--resume", "--num-classes", "4"),
-        "saved from a SmallCNN model and this run builds a OtherNet",
-    )
-    mod.SmallCNN = small_cnn
-    assert snapshot(out) == before
-    run(mod, out, 2, "--resume", "--num-classes", "4")  # the same settings continue
-
-
-def test_settings_the_restored_optimizer_overrides_are_reported(tmp_path, capsys):
-    mod = module(tmp_path, with_=("warmup",))  # a scheduler: lr moves, initial_lr does not
-    out = tmp_path / "run"
-    run(mod, out, 1)
-    capsys.readouterr()
-    run(mod, out, 2, "--resume")  # the same settings: nothing to report
-    assert "note:" not in capsys.readouterr().err
-    run(mod, out, 3, "--resume", "--lr", "0.1", "--momentum", "0.8", "--weight-decay", "0.0001")
-    err = capsys.readouterr().err
-    assert (
-        f"note: --lr 0.1 of this run is not used: the restored optimizer continues with lr 0.05 "
-        f"(from {out / 'last.pt'})"
-    ) in err
-    assert "note: --momentum 0.8 of this run is not used" in err and "with momentum 0.9" in err
-    assert "--weight-decay" not in err  # unchanged
-    assert [row["epoch"] for row in read_metrics(out)] == [1, 2, 3]
-
-
-def test_non_regular_files_are_refused_without_reading_them(trained, tmp_path, capsys):
-    script, mod, src = trained
-    out = copy_run(src, tmp_path / "run")
-    fifo = tmp_path / "fifo.pt"
-    os.mkfifo(fifo)
-    # in a real process with a timeout: a script that opened the FIFO would block forever
-    for flag, folder in (("--resume", out), ("--pretrained", tmp_path / "fresh")):
-        proc = subprocess.run(
-            [
-                sys.executable,
-                str(script),
-                "--output-dir",
-                str(folder),
-                "--epochs",
-                "2",
-                *FAST,
-                flag,
-                str(fifo),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert proc.returncode == 2, proc.stderr
-        assert proc.stderr.count("\n") == 1 and f"{fifo} is not a regular file" in proc.stderr
-    refused(capsys, lambda: run(mod, out, 2, "--resume", str(tmp_path)), "is not a regular file")
-    refused(capsys, lambda: run(mod, out, 2, "--resume", "/dev/null"), "is not a regular file")
-    args = mod.parse_args(["--pretrained", str(tmp_path)])
-    refused(capsys, lambda: mod.build_model(args), f"{tmp_path} is not a regular file")
-    assert len(read_metrics(out)) == 1
-
-
-HOSTILE_WEIGHTS = {
-    "a list": (lambda good, marker: [good["fc.weight"]], "holds a list"),
-    "a tensor": (lambda good, marker: good["fc.weight"], "holds a Tensor"),
-    "integer keys": (lambda good, marker: {0: good["fc.weight"]}, "its key 0 is not a name"),
-    "nested dicts": (lambda good, marker: {**good, "fc.weight": {"a": 1}}, "'fc.weight' is a dict"),
-    "a number": (lambda good, marker: {**good, "fc.bias": 3.0}, "'fc.bias' is a float"),
-    "a pickled object": (
-        lambda good, marker: {**good, "fc.bias": Payload(marker)},
-        "refusing to load",
-    ),
-}
-
-
-@pytest.mark.parametrize("case", sorted(HOSTILE_WEIGHTS))
-def test_pretrained_files_that_are_not_state_dicts_are_refused(trained, tmp_path, capsys, case):
-    _, mod, src = trained
-    good = torch.load(src / "model.pt", weights_only=True)
-    marker = tmp_path / "pwned"
-    make, needle = HOSTILE_WEIGHTS[case]
-    path = tmp_path / "weights.pt"
-    torch.save(make(good, marker), path)  # a plain torch.save file, as from elsewhere
-    args = mod.parse_args(["--pretrained", str(path)])
-    refused(capsys, lambda: mod.build_model(args), str(path), needle)
-    assert not marker.exists()
-
-
-def test_pretrained_files_are_verified_when_they_carry_a_checksum(trained, tmp_path, capsys):
-    _, mod, src = trained
-    # snippetgen's own files (model.pt, and a checkpoint's model) load, and are checked
-    for name in ("model.pt", "last.pt"):
-        args = mod.parse_args(["--pretrained", str(src / name)])
-        capsys.readouterr()
-        model = mod.build_model(args)
-        expected = torch.load(src / "model.pt", weights_only=True)
-        assert f"loaded {len(expected)}/{len(expected)} tensors" in capsys.readouterr().err
-        assert all(torch.equal(model.state_dict()[k], v) for k, v in expected.items())
-    data = bytearray((src / "model.pt").read_bytes())
-    data[-1] ^= 0x01  # the digest's last character
-    damaged = tmp_path / "model.pt"
-    damaged.write_bytes(bytes(data))
-    args = mod.parse_args(["--pretrained", str(damaged)])
-    refused(capsys, lambda: mod.build_model(args), f"{damaged} is damaged")
-    # files from elsewhere carry none: plain torch.save (zip) and the legacy format load
-    state = torch.load(src / "model.pt", weights_only=True)
-    for legacy in (False, True):
-        plain = tmp_path / f"plain{legacy}.pt"
-        torch.save(state, plain, _use_new_zipfile_serialization=not legacy)
-        assert mod.checksum_status(plain.read_bytes()) == "none"
-        args = mod.parse_args(["--pretrained", str(plain)])
-        capsys.readouterr()
-        mod.build_model(args)
-        assert f"loaded {len(state)}/{len(state)} tensors" in capsys.readouterr().err
-
-
-def _limit_file_size(limit):
-    def preexec():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
-        resource.setrlimit(
-            resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1])
-        )
-
-    return preexec
-
-
-def test_a_failed_save_stops_with_one_sentence_and_keeps_the_previous_file(trained, tmp_path):
-    script, mod, src = trained
-    out = copy_run(src, tmp_path / "run")
-    before = snapshot(out)
-    # metrics.jsonl stays far below 4 KiB; every checkpoint is larger (the file system is
-    # "full" for them), so the first save of the resumed run fails for real with EFBIG
-    assert min(len(before[name][0]) for name in ("last.pt", "best.pt", "model.pt")) > 4096
-    proc = subprocess.run(
-        [sys.executable, str(script), "--output-dir", str(out), "--resume", "--epochs", "3", *FAST],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=_limit_file_size(4096),
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-    )
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.splitlines()
-    assert lines[0].startswith("resumed from") and len(lines) == 2, proc.stderr
-    assert lines[1].startswith(f"error: cannot write {out}") and "File too large" in lines[1]
-    assert "Traceback" not in proc.stderr
-    after = snapshot(out)
-    assert sorted(after) == sorted(before), "no temporary file is left behind"
-    for name in ("last.pt", "best.pt", "model.pt"):
-        assert after[name] == before[name], name
-        assert mod.checksum_status(after[name][0]) == "ok"
-    assert len(read_metrics(out)) == 2  # epoch 2 was logged; its checkpoint could not be saved
-    # and the run continues from the intact last.pt once there is room again
-    subprocess.run(
-        [sys.executable, str(script), "--output-dir", str(out), "--resume", "--epochs", "2", *FAST],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 2
