@@ -336,6 +336,12 @@ def cache_entries(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.py")) if folder.is_dir() else []
 
 
+# One epoch of a few tiny images: enough to build and train any built-in model once.
+MODEL_TINY = ["--epochs", "1", "--train-size", "32", "--val-size", "16", "--batch-size", "16"]
+MODEL_TINY += ["--image-size", "8"]
+RESNETS = ("resnet18", "resnet34", "resnet50")
+
+
 def model_request(model: str, recipe: str = "train") -> RenderRequest:
     """A render of `recipe` on synthetic data with `model`."""
     return RenderRequest(recipe, {}, (), "synthetic", model)

@@ -13,6 +13,8 @@ import black
 import pytest
 
 from helpers import (
+    MODEL_TINY,
+    RESNETS,
     importable,
     load_module,
     model_request,
@@ -23,10 +25,6 @@ from helpers import (
 from snippetgen import load_catalog, render
 from snippetgen.codegen.rendering import make_header, plan
 from snippetgen.codegen.templating import render_source
-
-TINY = ["--epochs", "1", "--train-size", "32", "--val-size", "16", "--batch-size", "16"]
-TINY += ["--image-size", "8"]
-RESNETS = ("resnet18", "resnet34", "resnet50")
 
 # timm: and torchvision: models
 
@@ -48,7 +46,7 @@ def test_library_model_without_its_library_is_one_sentence(tmp_path, model, pack
     if importable(package):
         pytest.skip(f"{package} imports here: the missing-library message cannot show")
     script = model_script(tmp_path, model)
-    proc = run_script(script, *TINY, "--output-dir", str(tmp_path / "run"), check=False)
+    proc = run_script(script, *MODEL_TINY, "--output-dir", str(tmp_path / "run"), check=False)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
@@ -63,7 +61,7 @@ def test_library_model_with_a_broken_library_is_one_sentence(tmp_path):
     (fake / "timm" / "__init__.py").write_text("raise RuntimeError('operator does not exist')\n")
     script = model_script(tmp_path, "timm:convnext_tiny")
     proc = subprocess.run(
-        [sys.executable, str(script), *TINY, "--output-dir", str(tmp_path / "run")],
+        [sys.executable, str(script), *MODEL_TINY, "--output-dir", str(tmp_path / "run")],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(fake)},
@@ -112,7 +110,15 @@ def test_library_models_build_through_the_library(tmp_path):
         script = model_script(tmp_path, model)
         out = tmp_path / model.replace(":", "_")
         proc = subprocess.run(
-            [sys.executable, str(script), *TINY, "--max-batches", "2", "--output-dir", str(out)],
+            [
+                sys.executable,
+                str(script),
+                *MODEL_TINY,
+                "--max-batches",
+                "2",
+                "--output-dir",
+                str(out),
+            ],
             capture_output=True,
             text=True,
             env=env,

@@ -10,16 +10,14 @@ import torch
 from torch import nn
 
 from helpers import (
+    MODEL_TINY,
+    RESNETS,
     load_module,
     model_script,
     read_metrics,
     refused,
     run_script,
 )
-
-TINY = ["--epochs", "1", "--train-size", "32", "--val-size", "16", "--batch-size", "16"]
-TINY += ["--image-size", "8"]
-RESNETS = ("resnet18", "resnet34", "resnet50")
 
 
 def args_for(mod, argv):
@@ -142,7 +140,7 @@ def test_resnet_state_dict_is_torchvisions_key_for_key(resnet_modules, arch):
 def test_resnet_takes_small_images_and_trains(tmp_path, arch):
     script = model_script(tmp_path, arch)
     out = tmp_path / "run"
-    run_script(script, *TINY, "--max-batches", "2", "--output-dir", str(out))
+    run_script(script, *MODEL_TINY, "--max-batches", "2", "--output-dir", str(out))
     (record,) = read_metrics(out)
     assert math.isfinite(record["train_loss"]) and record["epoch"] == 1
     saved = torch.load(out / "model.pt", weights_only=True)
@@ -152,7 +150,9 @@ def test_resnet_takes_small_images_and_trains(tmp_path, arch):
 def test_resnet_with_channels_last_runs(tmp_path):
     out = tmp_path / "run"
     script = model_script(tmp_path, "resnet18")
-    run_script(script, *TINY, "--max-batches", "2", "--channels-last", "--output-dir", str(out))
+    run_script(
+        script, *MODEL_TINY, "--max-batches", "2", "--channels-last", "--output-dir", str(out)
+    )
     assert len(read_metrics(out)) == 1
 
 
@@ -183,7 +183,7 @@ def test_torchvision_layout_file_loads_completely(tmp_path, arch):
     assert all(torch.equal(loaded[key], state[key]) for key in table)
     proc = run_script(
         script,
-        *TINY,
+        *MODEL_TINY,
         "--max-batches",
         "1",
         "--pretrained",
@@ -202,7 +202,7 @@ def test_a_1000_class_file_loads_all_but_the_head_and_says_so(tmp_path):
     script = model_script(tmp_path, "resnet18")
     proc = run_script(
         script,
-        *TINY,
+        *MODEL_TINY,
         "--max-batches",
         "1",
         "--pretrained",
@@ -286,7 +286,13 @@ def test_a_head_that_is_no_module_path_is_refused_by_the_script(tmp_path, bad):
 def test_a_missing_head_stops_the_run_before_training(tmp_path):
     script = model_script(tmp_path, "resnet18")
     proc = run_script(
-        script, *TINY, "--head", "classifier", "--output-dir", str(tmp_path / "r"), check=False
+        script,
+        *MODEL_TINY,
+        "--head",
+        "classifier",
+        "--output-dir",
+        str(tmp_path / "r"),
+        check=False,
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "--head classifier names no submodule of the model" in proc.stderr
