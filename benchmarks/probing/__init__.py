@@ -1,0 +1,1 @@
+"""The channels and tools of benchmarks/probe.py, the hostile-input probe of snippetgen."""
