@@ -15,6 +15,18 @@ from probing.files import checkpoint_problem, run_matches, snapshot
 # --- 8. SIGKILL / SIGINT during training -------------------------------------------------------------
 
 
+def sigint_problem(run: Run, late: str = "") -> Verdict | None:
+    """What is wrong with how a run ended after SIGINT (None: exit 130, saying "interrupted"):
+    it died of the signal (`late` says why that may be), or exited otherwise, or said nothing."""
+    if run.rc == -signal.SIGINT:
+        return Verdict("other", f"died of SIGINT without 'interrupted'{late}")
+    if run.rc != 130:
+        return Verdict("other", f"exit {run.rc} after SIGINT: {run.first_line}")
+    if "interrupted" not in run.errtext:
+        return Verdict("other", f"exit 130 without 'interrupted' ({len(run.lines)} stderr lines)")
+    return None
+
+
 def channel_train_signals(p: Probe, tally: Tally) -> None:
     script = p.ckpt_script()
     ref, ref_run = p.reference_run("uninterrupted-4", LONGER, wait_for=b"epoch 1 ")
@@ -43,19 +55,10 @@ def channel_train_signals(p: Probe, tally: Tally) -> None:
             return verdicts[0] or Verdict("hang")
         interrupted = run.sent is not None and run.rc != 0
         if interrupted and sig == signal.SIGINT and verdicts[0] is None:
-            if run.rc == -signal.SIGINT:
-                late = (
-                    " (after finishing the whole run)" if run_matches(run_dir, ref) is None else ""
-                )
-                verdicts.append(Verdict("other", f"died of SIGINT without 'interrupted'{late}"))
-            elif run.rc != 130:
-                verdicts.append(Verdict("other", f"exit {run.rc} after SIGINT: {run.first_line}"))
-            elif "interrupted" not in run.errtext:
-                verdicts.append(
-                    Verdict(
-                        "other", f"exit 130 without 'interrupted' ({len(run.lines)} stderr lines)"
-                    )
-                )
+            late = ""
+            if run.rc == -signal.SIGINT and run_matches(run_dir, ref) is None:
+                late = " (after finishing the whole run)"
+            verdicts.append(sigint_problem(run, late))
         for name in ("last.pt", "best.pt"):
             if (run_dir / name).exists():
                 problem = checkpoint_problem(run_dir / name)
@@ -203,16 +206,9 @@ def channel_cli_ctrl_c(p: Probe, tally: Tally) -> None:
         found = crash(run)
         verdicts: list[Verdict | None] = [found]
         if found is None and run.rc != 0:
-            if run.rc == -signal.SIGINT:
-                verdicts.append(Verdict("other", "died of SIGINT without 'interrupted'"))
-            elif run.rc != 130:
-                verdicts.append(Verdict("other", f"exit {run.rc} after SIGINT: {run.first_line}"))
-            elif "interrupted" not in run.errtext:
-                verdicts.append(
-                    Verdict(
-                        "other", f"exit 130 without 'interrupted' ({len(run.lines)} stderr lines)"
-                    )
-                )
+            problem = sigint_problem(run)
+            if problem is not None:
+                verdicts.append(problem)
             elif len(run.lines) > 1:
                 verdicts.append(Verdict("other", f"{len(run.lines)} stderr lines after SIGINT"))
             elif run.out.strip():
