@@ -157,7 +157,7 @@ def table(tallies: list[Tally]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -196,10 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     if importlib_missing():
         parser.error(f"snippetgen is not importable by {PY}; run from the project's environment")
 
-    root = Path(tempfile.mkdtemp(prefix="snippetgen-probe-"))
+    return args
+
+
+def run_channels(args: argparse.Namespace, root: Path) -> list[Tally] | None:
+    """Every chosen channel's tally, in order; None when interrupted (Ctrl-C)."""
     probe = Probe(args, root)
     tallies = []
-    started = time.monotonic()
     try:
         for name in args.channels:
             tally = Tally(name, verbose=args.verbose)
@@ -210,46 +213,59 @@ def main(argv: list[str] | None = None) -> int:
             print(f"probe: {name}: {tally.tried} inputs in {tally.seconds:.0f} s", file=sys.stderr)
     except KeyboardInterrupt:
         print("probe: interrupted", file=sys.stderr)
-        return 130
+        return None
     finally:
         kill_leftovers()
         if args.keep:
             print(f"probe: kept {root}", file=sys.stderr)
         else:
             shutil.rmtree(root, ignore_errors=True)
+    return tallies
+
+
+def print_json(args: argparse.Namespace, tallies: list[Tally], seconds: float, ok: bool) -> None:
+    rows = [t.row() for t in tallies]
+    totals = {key: sum(r[key] for r in rows) for key in ("tried", *SEVERITY)}
+    report = {
+        "mode": "quick" if args.quick else "full",
+        "seed": args.seed,
+        "seconds": round(seconds, 1),
+        "channels": rows,
+        "totals": totals,
+        "ok": ok,
+    }
+    print(json.dumps(report, indent=2))
+
+
+def print_table(args: argparse.Namespace, tallies: list[Tally], seconds: float) -> None:
+    print(table(tallies))
+    for t in tallies:
+        if t.examples:
+            print(f"\n{t.channel} ({len(t.examples)} failing):", file=sys.stderr)
+            for example in t.examples[: args.examples]:
+                print(f"  {example}", file=sys.stderr)
+    print(
+        f"\nprobe: {seconds:.0f} s, seed {args.seed}, {'quick' if args.quick else 'full'} mode",
+        file=sys.stderr,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    started = time.monotonic()
+    tallies = run_channels(args, Path(tempfile.mkdtemp(prefix="snippetgen-probe-")))
+    if tallies is None:
+        return 130
     failures = sum(t.counts[k] for t in tallies for k in FAILURES)
     errors = [e for t in tallies for e in t.probe_errors]
+    ok = failures == 0 and not errors
     if args.json:
-        rows = [t.row() for t in tallies]
-        totals = {key: sum(r[key] for r in rows) for key in ("tried", *SEVERITY)}
-        print(
-            json.dumps(
-                {
-                    "mode": "quick" if args.quick else "full",
-                    "seed": args.seed,
-                    "seconds": round(time.monotonic() - started, 1),
-                    "channels": rows,
-                    "totals": totals,
-                    "ok": failures == 0 and not errors,
-                },
-                indent=2,
-            )
-        )
+        print_json(args, tallies, time.monotonic() - started, ok)
     else:
-        print(table(tallies))
-        for t in tallies:
-            if t.examples:
-                print(f"\n{t.channel} ({len(t.examples)} failing):", file=sys.stderr)
-                for example in t.examples[: args.examples]:
-                    print(f"  {example}", file=sys.stderr)
-        print(
-            f"\nprobe: {time.monotonic() - started:.0f} s, seed {args.seed}, "
-            f"{'quick' if args.quick else 'full'} mode",
-            file=sys.stderr,
-        )
+        print_table(args, tallies, time.monotonic() - started)
     for error in errors:
         print(f"probe error (a bug of the probe, not counted): {error}", file=sys.stderr)
-    return 0 if failures == 0 and not errors else 1
+    return 0 if ok else 1
 
 
 def importlib_missing() -> bool:

@@ -49,3 +49,12 @@ def code_names(code: str) -> set[str]:
         elif isinstance(node, ast.alias):
             names.add(node.name)
     return names
+
+
+def top_level_names(code: str) -> set[str]:
+    """The functions and classes a module defines at its top level."""
+    return {
+        node.name
+        for node in ast.parse(code).body
+        if isinstance(node, ast.FunctionDef | ast.ClassDef)
+    }

@@ -167,27 +167,33 @@ def value_args(name: str, value: str) -> list[str]:
     return [f"--{name}={value}"] if value.startswith("-") else [f"--{name}", value]
 
 
+_FLOAT = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
+
+
+def _plain(kind: str, t: str) -> str | None:
+    """The plain spelling of a stripped int, float or bool text, or None."""
+    if kind == "int" and re.fullmatch(r"[+-]?[0-9]+", t):
+        return str(int(t))
+    if kind == "float" and re.fullmatch(_FLOAT, t):
+        return repr(float(t))
+    if kind == "bool" and t.lower() in _TRUE | _FALSE:
+        return "true" if t.lower() in _TRUE else "false"
+    return None
+
+
 def canonical(param: dict[str, Any], text: str) -> str | None:
     """The plain spelling of an accepted non-str value (" 7" -> "7"), or None if none is."""
     kind = param["type"]
-    t = text.strip()
     try:
-        if kind == "int" and re.fullmatch(r"[+-]?[0-9]+", t):
-            return str(int(t))
-        if kind == "float" and re.fullmatch(
-            r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", t
-        ):
-            return repr(float(t))
-        if kind == "bool" and t.lower() in {"true", "yes", "on", "1", "false", "no", "off", "0"}:
-            return "true" if t.lower() in {"true", "yes", "on", "1"} else "false"
-        if kind == "choice" and text in param.get("choices", []):
-            return text
+        if kind == "choice":
+            return text if text in param.get("choices", []) else None
         if kind in ("int_list", "float_list"):
             parts = [canonical({"type": kind[:-5]}, p) for p in text.split(",")]
             return None if None in parts else ",".join(p for p in parts if p is not None)
+        return _plain(kind, text.strip())
     except (ValueError, OverflowError):
         return None
-    return None
 
 
 def channel_junk(p: Probe, tally: Tally) -> None:

@@ -21,6 +21,7 @@ from pyflakes.api import check as pyflakes_check
 from pyflakes.reporter import Reporter
 
 from helpers import TINY, load_module, read_metrics, write_script
+from inspect_code import top_level_names
 from processes import project_tests_pass
 from snippetgen.codegen.codecheck import verify
 from snippetgen.project.scaffold import build_project, package_name
@@ -353,13 +354,8 @@ def _restore_global_flags():
     torch.backends.cudnn.deterministic = False
 
 
-def test_every_compatible_feature_at_once_splits_and_trains_like_the_script(
-    tmp_path, monkeypatch, _restore_global_flags
-):
-    import importlib.util
-
-    from snippetgen.project.scaffold import build_project, write_project
-
+def compatible_features() -> list[str]:
+    """Every feature, in catalog order, that does not conflict with one chosen before it."""
     chosen: list[str] = []
     for recipe in CATALOG.features():
         clash = any(c.recipe in chosen for c in recipe.conflicts) or any(
@@ -367,19 +363,25 @@ def test_every_compatible_feature_at_once_splits_and_trains_like_the_script(
         )
         if recipe.name != "train" and not clash:
             chosen.append(recipe.name)
+    return chosen
+
+
+def test_every_compatible_feature_at_once_splits_and_trains_like_the_script(
+    tmp_path, monkeypatch, _restore_global_flags
+):
+    import importlib.util
+
+    from snippetgen.project.scaffold import build_project, write_project
+
+    chosen = compatible_features()
     project = build_project(CATALOG, tmp_path / "every", with_=chosen, package="every_feature")
     script = write_script(tmp_path, "train", {}, with_=tuple(chosen))
-    single_names = {
-        name
-        for node in ast.parse(script.read_text()).body
-        for name in ([node.name] if isinstance(node, ast.FunctionDef | ast.ClassDef) else [])
-    }
+    single_names = top_level_names(script.read_text())
     split_names = {
-        node.name
+        name
         for path, text in project.files.items()
         if path.startswith("every_feature/")
-        for node in ast.parse(text).body
-        if isinstance(node, ast.FunctionDef | ast.ClassDef)
+        for name in top_level_names(text)
     }
     # run(): the console-script entry point; build_network(): the network, in model.py
     assert split_names == single_names | {"run", "build_network"}
