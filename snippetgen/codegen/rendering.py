@@ -274,15 +274,17 @@ def cached_render(plan_: Plan, *, command: str | None = None, key: str | None = 
     return cache.load(key or render_key(plan_, command=command))
 
 
-def render_plan(plan_: Plan, *, command: str | None = None) -> str:
+def render_plan(
+    plan_: Plan, *, command: str | None = None, digests: Callable[[Path], str] = folder_digest
+) -> str:
     """A resolved plan as checked, black-formatted Python source; `command` (default: the
-    plan's own `snippetgen render ...`) goes into the header.
+    plan's own `snippetgen render ...`) goes into the header; `digests` as for render_key.
 
     A render that passed every check is kept in the render cache (snippetgen.codegen.cache),
     keyed by everything it depends on; a repeated request is served from there without Jinja
     or black.
     """
-    header, key = _cache_key(plan_, command)
+    header, key = _cache_key(plan_, command, digests)
     cached = cache.load(key)
     if cached is not None:
         return cached

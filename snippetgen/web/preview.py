@@ -106,7 +106,10 @@ def preview(
     key = render_key(resolved, digests=previews.digests)
     lines = previews.get(key)
     if lines is None:
-        code = cached_render(resolved, key=key) if cached_only else render_plan(resolved)
+        if cached_only:
+            code = cached_render(resolved, key=key)
+        else:  # render_plan computes the key again, through the same kept digests (cheap)
+            code = render_plan(resolved, digests=previews.digests)
         if code is None:
             return None
         lines = previews.put(key, tuple(code_html(code).split("\n")))
